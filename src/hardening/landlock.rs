@@ -1,0 +1,1 @@
+//! Landlock filesystem and scope policy (stub, being written).

@@ -1,0 +1,4 @@
+//! The hardening layer: each submodule owns one defence.
+
+pub mod landlock;
+pub mod seccomp;

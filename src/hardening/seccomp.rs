@@ -1,0 +1,1 @@
+//! Seccomp: default-deny baseline and OCI profile translation (stub, being written).
