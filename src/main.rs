@@ -1,1 +1,27 @@
-fn main() {}
+//! The ward binary: the CLI edge. Errors become one line on stderr (and the
+//! last error line of `--log`), and a non-zero exit code.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() {
+    let parsed = match cli::Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let code = match cli::commands::run(parsed) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            ward::logging::final_error(&msg);
+            eprintln!("ward: {msg}");
+            1
+        }
+    };
+    std::process::exit(code);
+}

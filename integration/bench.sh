@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Benchmark ward against crun and runc (interleaved, same bundle, same host view).
+#
+# Usage:
+#   integration/bench.sh [--quick] [--json FILE] [--strict]
+#                        [--runtimes "ward=/path/to/ward crun=/usr/bin/crun runc=/usr/bin/runc"]
+#
+#   --quick     3 iterations per measurement, 5 idle containers, 10 sequential and
+#               4 parallel runs; finishes in well under a minute (what CI runs).
+#   --json F    also write all samples and statistics as JSON to F.
+#   --strict    exit non-zero if any runtime or measurement failed (default: exit 0
+#               as long as the benchmark itself worked for at least one runtime).
+#   --runtimes  space separated NAME=PATH list. Default: ward (target/release/ward
+#               if built, else target/debug/ward), crun, runc.
+#
+# Must run as root. Installs runc, crun, busybox-static and GNU time with apt-get
+# if missing. The measurements run inside a private mount namespace in which
+# /sys/fs/cgroup is rebuilt as a throw-away tmpfs holding only the v1 hierarchies
+# (no cgroup2 unified/), so every runtime sees the same pure cgroup v1 host
+# (crun 1.8 refuses the hybrid layout); the host's mounts are never touched.
+# Every container, state dir, cgroup and temp file is removed on exit, also on
+# failure or Ctrl-C. The measurements themselves are in bench.py; see
+# bench-profile.sh for a per-syscall view of one runtime.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/.." && pwd)"
+
+BENCH_PROG=bench
+# shellcheck source=bench-lib.sh
+. "$HERE/bench-lib.sh"
+log() { bench_log "$@"; }
+
+# ---------------------------------------------------------------------------
+# Inner stage: runs inside `unshare -m --propagation private`.
+#   bench.sh __inner WORKDIR RUNTIMES -- DRIVER-ARGS...
+# ---------------------------------------------------------------------------
+if [[ "${1:-}" == "__inner" ]]; then
+    WORK="$2"; RUNTIMES="$3"; shift 3
+    [[ "${1:-}" == "--" ]] && shift
+
+    inner_cleanup() {
+        local rc=$?
+        trap - EXIT INT TERM
+        # Belt and braces: the python driver deletes what it creates; this only
+        # catches containers left behind if the driver itself was killed.
+        local spec name path root id
+        for spec in $RUNTIMES; do
+            name="${spec%%=*}"; path="${spec#*=}"; root="$WORK/state/$name"
+            [[ -d "$root" && -x "$path" ]] || continue
+            for id in $(timeout 20 "$path" --root "$root" list -q 2>/dev/null || true); do
+                timeout 20 "$path" --root "$root" delete -f "$id" >/dev/null 2>&1 || true
+            done
+        done
+        exit "$rc"
+    }
+    trap inner_cleanup EXIT
+    trap forward_signal INT TERM HUP
+
+    bench_pure_cgroup_v1 "$WORK"
+    set +e
+    run_forwarding python3 "$HERE/bench.py" --workdir "$WORK" --runtimes "$RUNTIMES" "$@"
+    exit $?
+fi
+
+# ---------------------------------------------------------------------------
+# Outer stage.
+# ---------------------------------------------------------------------------
+RUNTIMES=""
+DRIVER_ARGS=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --quick) DRIVER_ARGS+=(--quick); shift ;;
+        --runtimes) RUNTIMES="$2"; shift 2 ;;
+        --runtimes=*) RUNTIMES="${1#*=}"; shift ;;
+        --json) DRIVER_ARGS+=(--json "$(realpath -m "$2")"); shift 2 ;;
+        --json=*) DRIVER_ARGS+=(--json "$(realpath -m "${1#*=}")"); shift ;;
+        --strict) DRIVER_ARGS+=(--strict); shift ;;
+        --iterations) DRIVER_ARGS+=(--iterations "$2"); shift 2 ;;
+        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) log "unknown argument: $1"; exit 2 ;;
+    esac
+done
+
+if [[ $EUID -ne 0 ]]; then
+    log "must run as root"; exit 2
+fi
+
+# --- dependencies (quiet, idempotent) --------------------------------------
+bench_install_deps
+
+RUNC_BIN="$(bench_runc_bin)"
+CRUN_BIN="$(bench_crun_bin)"
+if [[ -z "$RUNTIMES" ]]; then
+    WARD_BIN="$REPO/target/release/ward"
+    [[ -x "$WARD_BIN" ]] || WARD_BIN="$REPO/target/debug/ward"
+    RUNTIMES="ward=$WARD_BIN crun=$CRUN_BIN runc=$RUNC_BIN"
+fi
+# Normalise to absolute paths (the inner stage and the driver change directory).
+norm=""
+for spec in $RUNTIMES; do
+    if [[ "$spec" != *=* ]]; then log "bad --runtimes entry '$spec' (want NAME=PATH)"; exit 2; fi
+    name="${spec%%=*}"; path="${spec#*=}"
+    if [[ "$path" != /* ]]; then
+        if [[ "$path" == */* ]]; then path="$(realpath -m "$path")"
+        else path="$(command -v "$path" || echo "$path")"; fi
+    fi
+    norm+="${norm:+ }$name=$path"
+done
+RUNTIMES="$norm"
+
+# --- work dir + cleanup ----------------------------------------------------
+RUNID="wb$$"
+WORK="$(mktemp -d /tmp/ward-bench.XXXXXX)"
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    # Leftover cgroups of our containers (ids all start with $RUNID-), then the
+    # work dir (never through a mount).
+    bench_rm_cgroups "$RUNID"
+    bench_rm_workdir "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
+
+# --- bundle ----------------------------------------------------------------
+# One busybox rootfs, bundle dirs for the config variants (see bench-lib.sh).
+bench_build_bundle "$WORK"
+
+log "work dir $WORK; runtimes: $RUNTIMES"
+trap forward_signal INT TERM HUP
+set +e
+run_forwarding unshare -m --propagation private -- bash "$0" __inner "$WORK" "$RUNTIMES" -- \
+    --run-id "$RUNID" "${DRIVER_ARGS[@]}"
+rc=$?
+set -e
+exit "$rc"

@@ -1,0 +1,462 @@
+//! Dispatch: validate the parsed command line, call the library, print results.
+
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use anyhow::{bail, Context, Result};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxResources, LinuxResourcesBuilder};
+
+use super::{Cli, Command, CreateArgs, ExecArgs, LogFormat, OutFormat, UpdateArgs};
+use ward::lifecycle::{create, exec, info, ops};
+use ward::paths::{default_root, StateRoot};
+
+pub fn run(cli: Cli) -> Result<i32> {
+    let format = match cli.log_format {
+        LogFormat::Text => ward::logging::Format::Text,
+        LogFormat::Json => ward::logging::Format::Json,
+    };
+    if let Err(e) = ward::logging::init(cli.log.as_deref(), format, cli.debug) {
+        eprintln!("ward: {e}");
+    }
+    if cli.version {
+        println!("ward version {}", env!("CARGO_PKG_VERSION"));
+        println!("spec: {}", ward::specgen::OCI_VERSION);
+        return Ok(0);
+    }
+    let Some(command) = cli.command else {
+        bail!("no command given; see `ward --help`");
+    };
+    let root = StateRoot::new(cli.root.clone().unwrap_or_else(default_root));
+    let systemd = cli.systemd_cgroup;
+    match command {
+        Command::Create(a) => {
+            create::create(&root, &create_opts(&a, systemd, true))?;
+            Ok(0)
+        }
+        Command::Start { id } => {
+            ops::start(&root, &id)?;
+            Ok(0)
+        }
+        Command::Run(a) => run_container(&root, a, systemd),
+        Command::State { id } => {
+            let doc = info::state(&root, &id)?;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(0)
+        }
+        Command::Kill { all, id, signal } => {
+            let sig = ward::signal::parse_signal(signal.as_deref().unwrap_or("SIGTERM"))?;
+            ops::kill(&root, &id, sig, all)?;
+            Ok(0)
+        }
+        Command::Delete { force, id } => {
+            ops::delete(&root, &id, force)?;
+            Ok(0)
+        }
+        Command::List { format, quiet } => list(&root, format, quiet),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps(&root, &id, format, &ps_args),
+        Command::Exec(a) => exec_process(&root, a),
+        Command::Pause { id } => {
+            ops::pause(&root, &id)?;
+            Ok(0)
+        }
+        Command::Resume { id } => {
+            ops::resume(&root, &id)?;
+            Ok(0)
+        }
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => events(&root, &id, stats, &interval),
+        Command::Update(a) => {
+            let res = update_resources(&a)?;
+            info::update(&root, &a.id, &res)?;
+            Ok(0)
+        }
+        Command::Spec { bundle, rootless } => {
+            let path = bundle.join("config.json");
+            if path.exists() {
+                bail!("{}: file already exists", path.display());
+            }
+            let spec = ward::specgen::default_spec(rootless);
+            let data = serde_json::to_string_pretty(&spec)?;
+            std::fs::write(&path, data).with_context(|| format!("writing {}", path.display()))?;
+            Ok(0)
+        }
+        Command::Features => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&ward::specgen::features())?
+            );
+            Ok(0)
+        }
+        Command::Inspect { format, id } => {
+            let report = ward::policy::report::posture(&root, &id)?;
+            match format {
+                OutFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                OutFormat::Table => print!("{}", report.render()),
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn create_opts(a: &CreateArgs, systemd: bool, detach: bool) -> create::CreateOpts {
+    if a.pidfd_socket.is_some() {
+        tracing::warn!("--pidfd-socket is not supported yet; ignored");
+    }
+    if a.no_new_keyring {
+        tracing::debug!("--no-new-keyring: accepted");
+    }
+    create::CreateOpts {
+        id: a.id.clone(),
+        bundle: a.bundle.clone(),
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        no_pivot: a.no_pivot,
+        preserve_fds: a.preserve_fds,
+        systemd_cgroup: systemd,
+        detach,
+    }
+}
+
+fn run_container(root: &StateRoot, a: super::RunArgs, systemd: bool) -> Result<i32> {
+    let id = a.create.id.clone();
+    create::create(root, &create_opts(&a.create, systemd, a.detach))?;
+    let c = match ops::start(root, &id) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ops::delete(root, &id, true);
+            return Err(e.into());
+        }
+    };
+    if a.detach {
+        return Ok(0);
+    }
+    let pid = c.pid().context("container has no init pid")?;
+    let code = wait_forwarding(pid);
+    if !a.keep {
+        ops::delete(root, &id, true)?;
+    }
+    code
+}
+
+fn exec_process(root: &StateRoot, a: ExecArgs) -> Result<i32> {
+    if a.process.is_none() && a.command.is_empty() {
+        bail!("exec: give a command or --process FILE");
+    }
+    let user = match &a.user {
+        None => None,
+        Some(u) => Some(parse_user(u)?),
+    };
+    let opts = exec::ExecOpts {
+        id: a.id.clone(),
+        process: a.process.clone(),
+        args: a.command.clone(),
+        detach: a.detach,
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        cwd: a.cwd.clone(),
+        env: a.env.clone(),
+        user,
+        additional_gids: a.additional_gids.clone(),
+        caps: a.cap.clone(),
+        preserve_fds: a.preserve_fds,
+        ignore_paused: a.ignore_paused,
+    };
+    let pid = exec::exec(root, &opts)?;
+    if a.detach {
+        return Ok(0);
+    }
+    wait_forwarding(pid)
+}
+
+fn parse_user(u: &str) -> Result<(u32, Option<u32>)> {
+    let (uid, gid) = match u.split_once(':') {
+        Some((a, b)) => (a, Some(b)),
+        None => (u, None),
+    };
+    let uid: u32 = uid
+        .parse()
+        .with_context(|| format!("--user {u:?}: uid must be a number"))?;
+    let gid = match gid {
+        Some(g) => Some(
+            g.parse()
+                .with_context(|| format!("--user {u:?}: gid must be a number"))?,
+        ),
+        None => None,
+    };
+    Ok((uid, gid))
+}
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = CHILD.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// Waits for a foreground process, forwarding the signals a terminal or a
+/// supervisor would send to ward; returns its exit code (128+N for a signal).
+fn wait_forwarding(pid: Pid) -> Result<i32> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    CHILD.store(pid.as_raw(), Ordering::Relaxed);
+    let act = SigAction::new(SigHandler::Handler(forward), SaFlags::SA_RESTART, SigSet::empty());
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+    ] {
+        // SAFETY: the handler only calls kill(2) on an atomic pid.
+        unsafe { sigaction(s, &act) }.context("installing signal forwarding")?;
+    }
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).context(format!("waiting for process {pid}")),
+        }
+    }
+}
+
+fn list(root: &StateRoot, format: OutFormat, quiet: bool) -> Result<i32> {
+    let all = info::list(root)?;
+    if quiet {
+        for c in &all {
+            println!("{}", c.id);
+        }
+        return Ok(0);
+    }
+    match format {
+        OutFormat::Json => println!("{}", serde_json::to_string(&all)?),
+        OutFormat::Table => {
+            let rows: Vec<[String; 6]> = all
+                .iter()
+                .map(|c| {
+                    [
+                        c.id.clone(),
+                        c.pid.to_string(),
+                        c.status.clone(),
+                        c.bundle.display().to_string(),
+                        c.created.clone(),
+                        c.owner.clone(),
+                    ]
+                })
+                .collect();
+            print_table(&["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], &rows);
+        }
+    }
+    Ok(0)
+}
+
+fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let mut w = [0usize; N];
+    for (i, h) in header.iter().enumerate() {
+        w[i] = h.len();
+    }
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.len());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == N {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{:<width$}", c, width = w[i] + 4));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(|s| s.as_str()).collect());
+    }
+}
+
+fn ps(root: &StateRoot, id: &str, format: OutFormat, ps_args: &[String]) -> Result<i32> {
+    let pids = info::pids(root, id)?;
+    if format == OutFormat::Json {
+        println!("{}", serde_json::to_string(&pids)?);
+        return Ok(0);
+    }
+    let args: Vec<String> = if ps_args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        ps_args.to_vec()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        .output()
+        .context("running ps(1)")?;
+    if !out.status.success() {
+        bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .context("ps output has no PID column")?;
+    println!("{header}");
+    for l in lines {
+        let pid: Option<i32> = l.split_whitespace().nth(col).and_then(|p| p.parse().ok());
+        if pid.is_some_and(|p| pids.contains(&p)) {
+            println!("{l}");
+        }
+    }
+    Ok(0)
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration> {
+    let t = s.trim();
+    let (num, unit) = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| t.split_at(i))
+        .unwrap_or((t, "s"));
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("--interval {s:?}: not a duration like 5s or 500ms"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => bail!("--interval {s:?}: unknown unit {unit:?} (ms, s, m, h)"),
+    };
+    if secs <= 0.0 {
+        bail!("--interval {s:?}: must be positive");
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+fn events(root: &StateRoot, id: &str, stats: bool, interval: &str) -> Result<i32> {
+    let every = parse_duration(interval)?;
+    loop {
+        let ev = info::stats(root, id)?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", serde_json::to_string(&ev)?)?;
+        out.flush()?;
+        if stats {
+            return Ok(0);
+        }
+        std::thread::sleep(every);
+    }
+}
+
+fn parse_bytes(flag: &str, s: &str) -> Result<i64> {
+    let t = s.trim().to_ascii_lowercase();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: i64 = num
+        .parse()
+        .with_context(|| format!("--{flag} {s:?}: not a size"))?;
+    n.checked_mul(mult)
+        .with_context(|| format!("--{flag} {s:?}: too large"))
+}
+
+fn update_resources(a: &UpdateArgs) -> Result<LinuxResources> {
+    let mut res: LinuxResources = match a.resources.as_deref() {
+        Some(src) => {
+            let mut text = String::new();
+            if src == "-" {
+                std::io::stdin().read_to_string(&mut text)?;
+            } else {
+                text = std::fs::read_to_string(src).with_context(|| format!("reading {src}"))?;
+            }
+            serde_json::from_str(&text).with_context(|| format!("--resources {src}: invalid JSON"))?
+        }
+        None => LinuxResourcesBuilder::default().build()?,
+    };
+    let mut mem = res.memory().clone().unwrap_or_default();
+    let mut mem_set = false;
+    if let Some(m) = &a.memory {
+        mem.set_limit(Some(parse_bytes("memory", m)?));
+        mem_set = true;
+    }
+    if let Some(m) = &a.memory_reservation {
+        mem.set_reservation(Some(parse_bytes("memory-reservation", m)?));
+        mem_set = true;
+    }
+    if let Some(m) = &a.memory_swap {
+        mem.set_swap(Some(parse_bytes("memory-swap", m)?));
+        mem_set = true;
+    }
+    if mem_set {
+        res.set_memory(Some(mem));
+    }
+    let mut cpu = res.cpu().clone().unwrap_or_default();
+    let mut cpu_set = false;
+    if let Some(v) = a.cpu_period {
+        cpu.set_period(Some(v));
+        cpu_set = true;
+    }
+    if let Some(v) = a.cpu_quota {
+        cpu.set_quota(Some(v));
+        cpu_set = true;
+    }
+    if let Some(v) = a.cpu_shares {
+        cpu.set_shares(Some(v));
+        cpu_set = true;
+    }
+    if let Some(v) = a.cpu_rt_period {
+        cpu.set_realtime_period(Some(v));
+        cpu_set = true;
+    }
+    if let Some(v) = a.cpu_rt_runtime {
+        cpu.set_realtime_runtime(Some(v));
+        cpu_set = true;
+    }
+    if let Some(v) = &a.cpuset_cpus {
+        cpu.set_cpus(Some(v.clone()));
+        cpu_set = true;
+    }
+    if let Some(v) = &a.cpuset_mems {
+        cpu.set_mems(Some(v.clone()));
+        cpu_set = true;
+    }
+    if cpu_set {
+        res.set_cpu(Some(cpu));
+    }
+    if let Some(p) = a.pids_limit {
+        res.set_pids(Some(
+            oci_spec::runtime::LinuxPidsBuilder::default()
+                .limit(p)
+                .build()?,
+        ));
+    }
+    if let Some(w) = a.blkio_weight {
+        let mut b = res.block_io().clone().unwrap_or_default();
+        b.set_weight(Some(w));
+        res.set_block_io(Some(b));
+    }
+    Ok(res)
+}
+

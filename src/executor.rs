@@ -1,0 +1,87 @@
+//! ward's libcontainer Executor: the last steps in the container before execve.
+//!
+//! libcontainer has by now entered the namespaces and cgroup, pivoted into the
+//! rootfs, set no_new_privs and dropped capabilities. What is left, in an order
+//! the workload cannot undo: Landlock (needs the landlock syscalls, so before
+//! seccomp), then the seccomp filters (baseline first, the spec's stacked on
+//! top), then execve.
+
+use std::ffi::CString;
+
+use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use oci_spec::runtime::Spec;
+
+use crate::hardening::{landlock, seccomp};
+use crate::policy::Policy;
+
+#[derive(Clone)]
+pub struct WardExecutor {
+    policy: Policy,
+    spec_filter: Option<Vec<u8>>,
+}
+
+impl WardExecutor {
+    pub fn new(policy: Policy, spec_filter: Option<Vec<u8>>) -> Self {
+        Self {
+            policy,
+            spec_filter,
+        }
+    }
+
+    fn harden(&self) -> Result<(), String> {
+        if let Some(ll) = &self.policy.landlock {
+            landlock::apply(ll).map_err(|e| format!("landlock: {e}"))?;
+        }
+        if let Some(json) = &self.policy.landlock_spec {
+            let s = landlock::LandlockPolicy::from_annotation(json)
+                .map_err(|e| format!("landlock annotation: {e}"))?;
+            landlock::apply_spec(&s).map_err(|e| format!("landlock annotation: {e}"))?;
+        }
+        if self.policy.seccomp.baseline {
+            let base = seccomp::baseline().map_err(|e| format!("seccomp baseline: {e}"))?;
+            seccomp::install(&base.program).map_err(|e| format!("seccomp baseline: {e}"))?;
+        }
+        if let Some(bytes) = &self.spec_filter {
+            let prog = seccomp::from_bytes(bytes).map_err(|e| format!("seccomp profile: {e}"))?;
+            seccomp::install(&prog).map_err(|e| format!("seccomp profile: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl Executor for WardExecutor {
+    fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
+        let args = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().as_ref())
+            .filter(|a| !a.is_empty())
+            .ok_or(ExecutorError::InvalidArg)?;
+        let argv: Vec<CString> = args
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| ExecutorError::Other("process.args contains a NUL byte".into()))?;
+        self.harden().map_err(ExecutorError::Other)?;
+        let Err(err) = nix::unistd::execvp(&argv[0], &argv);
+        Err(ExecutorError::Other(format!(
+            "exec {:?} failed: {err}",
+            args[0]
+        )))
+    }
+
+    fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+        let ok = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().as_ref())
+            .is_some_and(|a| !a.is_empty());
+        if ok {
+            Ok(())
+        } else {
+            Err(ExecutorValidationError::ArgValidationError(
+                "process.args is empty".into(),
+            ))
+        }
+    }
+}

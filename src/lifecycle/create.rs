@@ -1,0 +1,151 @@
+//! `create` (and the first half of `run`): check everything, compute the policy,
+//! hand libcontainer an effective bundle, and leave nothing behind on failure.
+
+use std::path::{Path, PathBuf};
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::Container;
+use libcontainer::syscall::syscall::SyscallType;
+
+use crate::bundle;
+use crate::error::{io_err, lc_err, Result, WardError};
+use crate::executor::WardExecutor;
+use crate::fsutil::write_atomic;
+use crate::paths::StateRoot;
+use crate::policy::{self, relax};
+
+#[derive(Debug, Default, Clone)]
+pub struct CreateOpts {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub preserve_fds: i32,
+    pub systemd_cgroup: bool,
+    /// `run` in the foreground keeps the init process as ward's child.
+    pub detach: bool,
+}
+
+pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
+    crate::id::validate_id(&opts.id)?;
+    let cdir = root.container_dir(&opts.id);
+    if cdir.exists() {
+        return Err(WardError::Exists(opts.id.clone()));
+    }
+    let b = bundle::load(&opts.bundle)?;
+    let relaxations = relax::collect(b.spec.annotations().as_ref())?;
+    let built = policy::build(&b.spec, relaxations)?;
+
+    let wdir = root.ward_dir(&opts.id);
+    claim_id(&wdir, &opts.id)?;
+    let result = (|| {
+        prepare_ward_dir(&wdir, &opts.id, &b, built.spec)?;
+        built.policy.save(&root.policy_file(&opts.id))?;
+        if let Some(f) = &built.spec_filter {
+            write_atomic(&root.spec_filter_file(&opts.id), f)?;
+        }
+        let executor = WardExecutor::new(built.policy, built.spec_filter);
+        let builder = ContainerBuilder::new(opts.id.clone(), SyscallType::default())
+            .with_executor(executor)
+            .with_root_path(&root.root)
+            .map_err(lc_err("state root"))?
+            .with_pid_file(opts.pid_file.as_ref())
+            .map_err(lc_err("--pid-file"))?
+            .with_console_socket(opts.console_socket.as_ref())
+            .with_preserved_fds(opts.preserve_fds);
+        let mut container = builder
+            .as_init(&wdir)
+            .with_systemd(opts.systemd_cgroup)
+            .with_detach(opts.detach)
+            .with_no_pivot(opts.no_pivot)
+            .build()
+            .map_err(lc_err(format!("creating container {}", opts.id)))?;
+        // libcontainer recorded the effective bundle; the user's is the real one.
+        container.state.bundle = b.dir.clone();
+        container
+            .save()
+            .map_err(lc_err(format!("saving state of {}", opts.id)))?;
+        Ok(container)
+    })();
+    if result.is_err() {
+        cleanup_failed(root, &opts.id, cdir.exists());
+    }
+    result
+}
+
+/// Creating ward's directory for the ID is atomic, so of two concurrent creates
+/// of one ID exactly one proceeds.
+fn claim_id(wdir: &Path, id: &str) -> Result<()> {
+    if let Some(parent) = wdir.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(io_err(format!("creating state root {}", parent.display())))?;
+    }
+    match std::fs::create_dir(wdir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(WardError::Exists(id.to_string()))
+        }
+        Err(e) => Err(io_err(format!("creating {}", wdir.display()))(e)),
+    }
+}
+
+/// Writes the spec libcontainer will run: the hardened spec, with the rootfs and
+/// relative bind sources made absolute (they were relative to the user's bundle).
+fn prepare_ward_dir(
+    wdir: &Path,
+    id: &str,
+    b: &bundle::Bundle,
+    mut spec: oci_spec::runtime::Spec,
+) -> Result<()> {
+    // Containers without a cgroup path go under /ward/<id>, not libcontainer's default.
+    if let Some(mut linux) = spec.linux().clone() {
+        if linux.cgroups_path().is_none() {
+            linux.set_cgroups_path(Some(PathBuf::from(format!("/ward/{id}"))));
+            spec.set_linux(Some(linux));
+        }
+    }
+    if let Some(mut r) = spec.root().clone() {
+        r.set_path(b.rootfs.clone());
+        spec.set_root(Some(r));
+    }
+    if let Some(mut mounts) = spec.mounts().clone() {
+        for m in mounts.iter_mut() {
+            if let Some(src) = m.source().clone() {
+                if src.is_relative() && is_bind(m) {
+                    m.set_source(Some(b.dir.join(src)));
+                }
+            }
+        }
+        spec.set_mounts(Some(mounts));
+    }
+    std::os::unix::fs::symlink(&b.rootfs, wdir.join("rootfs"))
+        .map_err(io_err(format!("recording rootfs in {}", wdir.display())))?;
+    let data = serde_json::to_vec(&spec)
+        .map_err(|e| WardError::Invalid(format!("serialising effective spec: {e}")))?;
+    write_atomic(&wdir.join("config.json"), &data)
+}
+
+fn is_bind(m: &oci_spec::runtime::Mount) -> bool {
+    m.typ().as_deref() == Some("bind")
+        || m.options()
+            .iter()
+            .flatten()
+            .any(|o| o == "bind" || o == "rbind")
+}
+
+/// A failed create leaves no state dir, cgroup, mount or process behind.
+fn cleanup_failed(root: &StateRoot, id: &str, had_state: bool) {
+    if had_state {
+        match Container::load(root.container_dir(id)) {
+            Ok(mut c) => {
+                if let Err(e) = c.delete(true) {
+                    tracing::warn!("cleanup of failed create {id}: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("cleanup of failed create {id}: {e}"),
+        }
+        let _ = std::fs::remove_dir_all(root.container_dir(id));
+    }
+    let _ = std::fs::remove_dir_all(root.ward_dir(id));
+}

@@ -1,0 +1,134 @@
+//! `exec`: a new process in a running container, under the same policy as init.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use libcontainer::container::builder::ContainerBuilder;
+use libcontainer::container::ContainerStatus;
+use libcontainer::syscall::syscall::SyscallType;
+use nix::unistd::Pid;
+use oci_spec::runtime::Process;
+
+use super::load;
+use crate::error::{io_err, lc_err, Result, WardError};
+use crate::executor::WardExecutor;
+use crate::fsutil::write_atomic;
+use crate::hardening::capabilities;
+use crate::paths::StateRoot;
+use crate::policy::relax::Layer;
+use crate::policy::Policy;
+
+#[derive(Debug, Default, Clone)]
+pub struct ExecOpts {
+    pub id: String,
+    pub process: Option<PathBuf>,
+    pub args: Vec<String>,
+    pub detach: bool,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub cwd: Option<PathBuf>,
+    pub env: Vec<String>,
+    pub user: Option<(u32, Option<u32>)>,
+    pub additional_gids: Vec<u32>,
+    pub caps: Vec<String>,
+    pub preserve_fds: i32,
+    pub ignore_paused: bool,
+}
+
+pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
+    let c = load(root, &opts.id)?;
+    match c.status() {
+        ContainerStatus::Running | ContainerStatus::Created => {}
+        ContainerStatus::Paused if opts.ignore_paused => {}
+        ContainerStatus::Paused => {
+            return Err(WardError::Invalid(format!(
+                "container {} is paused, resume it first",
+                opts.id
+            )))
+        }
+        _ => return Err(WardError::NotRunning(opts.id.clone())),
+    }
+    let policy = Policy::load(&root.policy_file(&opts.id))?;
+    let filter = match std::fs::read(root.spec_filter_file(&opts.id)) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err("reading saved seccomp profile")(e)),
+    };
+    let caps_relaxed = policy.relaxations.iter().any(|r| r.layer == Layer::Caps);
+    let process_file = match &opts.process {
+        Some(p) => Some(sanitized_process(root, &opts.id, p, caps_relaxed)?),
+        None => None,
+    };
+    let caps: Vec<String> = opts
+        .caps
+        .iter()
+        .map(|c| {
+            let up = c.to_ascii_uppercase();
+            if up.starts_with("CAP_") {
+                up
+            } else {
+                format!("CAP_{up}")
+            }
+        })
+        .filter(|c| caps_relaxed || !capabilities::NEVER.iter().any(|n| capabilities::cap_name(n) == *c))
+        .collect();
+    let env: HashMap<String, String> = opts
+        .env
+        .iter()
+        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+
+    let executor = WardExecutor::new(policy, filter);
+    let mut b = ContainerBuilder::new(opts.id.clone(), SyscallType::default())
+        .with_executor(executor)
+        .with_root_path(&root.root)
+        .map_err(lc_err("state root"))?
+        .with_pid_file(opts.pid_file.as_ref())
+        .map_err(lc_err("--pid-file"))?
+        .with_console_socket(opts.console_socket.as_ref())
+        .with_preserved_fds(opts.preserve_fds)
+        .as_tenant()
+        .with_detach(opts.detach)
+        .with_cwd(opts.cwd.as_ref())
+        .with_env(env)
+        .with_process(process_file.as_ref())
+        .with_no_new_privs(true)
+        .with_container_args(opts.args.clone())
+        .with_capabilities(caps)
+        .with_additional_gids(opts.additional_gids.clone())
+        .with_ignore_paused(opts.ignore_paused);
+    if let Some((uid, gid)) = opts.user {
+        b = b.with_user(Some(uid)).with_group(gid);
+    }
+    let pid = b
+        .build()
+        .map_err(lc_err(format!("exec in container {}", opts.id)));
+    if let Some(p) = &process_file {
+        let _ = std::fs::remove_file(p);
+    }
+    pid
+}
+
+/// Reads a process.json, names its problems, and restricts its capabilities
+/// the way create restricted the init process's.
+fn sanitized_process(root: &StateRoot, id: &str, path: &PathBuf, relaxed: bool) -> Result<PathBuf> {
+    let bad = |msg: String| WardError::Config {
+        path: path.clone(),
+        msg,
+    };
+    let text = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let mut p: Process =
+        serde_json::from_slice(&text).map_err(|e| bad(format!("invalid process: {e}")))?;
+    if p.args().as_ref().is_none_or(|a| a.is_empty()) {
+        return Err(bad("args: must name the program to run".into()));
+    }
+    let caps = capabilities::restrict(p.capabilities().as_ref(), relaxed);
+    p.set_capabilities(Some(caps));
+    p.set_no_new_privileges(Some(true));
+    let out = root
+        .ward_dir(id)
+        .join(format!("process-{}.json", std::process::id()));
+    let data = serde_json::to_vec(&p).map_err(|e| bad(format!("serialising: {e}")))?;
+    write_atomic(&out, &data)?;
+    Ok(out)
+}

@@ -1,0 +1,157 @@
+//! start, kill, delete, pause, resume.
+
+use libcgroups::common::{create_cgroup_manager, CgroupConfig, CgroupManager, FreezerState};
+use libcontainer::container::{Container, ContainerStatus};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use super::{load, status_name};
+use crate::error::{lc_err, Result, WardError};
+use crate::paths::StateRoot;
+
+fn wrong_state(c: &Container, what: &str) -> WardError {
+    WardError::WrongState {
+        id: c.id().to_string(),
+        status: status_name(c.status()).to_string(),
+        what: what.to_string(),
+    }
+}
+
+pub fn start(root: &StateRoot, id: &str) -> Result<Container> {
+    let mut c = load(root, id)?;
+    match c.status() {
+        ContainerStatus::Created => {}
+        ContainerStatus::Stopped => {
+            return Err(WardError::WrongState {
+                id: id.to_string(),
+                status: "stopped".into(),
+                what: "cannot start a container that has stopped".into(),
+            })
+        }
+        _ => return Err(wrong_state(&c, "cannot start, only a created container can")),
+    }
+    c.start().map_err(lc_err(format!("starting container {id}")))?;
+    Ok(c)
+}
+
+pub fn cgroup_manager(c: &Container) -> Result<libcgroups::common::AnyCgroupManager> {
+    let cfg = c
+        .spec()
+        .map_err(lc_err(format!("reading config of {}", c.id())))?;
+    create_cgroup_manager(CgroupConfig {
+        cgroup_path: cfg.cgroup_path,
+        systemd_cgroup: c.systemd(),
+        container_name: c.id().to_string(),
+    })
+    .map_err(|e| WardError::Cgroup {
+        context: format!("cgroup of {}", c.id()),
+        source: e.into(),
+    })
+}
+
+fn cg_err(id: &str, what: &str) -> impl FnOnce(libcgroups::common::AnyManagerError) -> WardError {
+    let context = format!("{what} of container {id}");
+    move |e| WardError::Cgroup {
+        context,
+        source: e.into(),
+    }
+}
+
+/// Sends a signal to the init process, or with `all` to every process of the
+/// container. Real-time signals are allowed, so this uses raw numbers.
+pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
+    let c = load(root, id)?;
+    let live = matches!(
+        c.status(),
+        ContainerStatus::Created | ContainerStatus::Running | ContainerStatus::Paused
+    );
+    if !live && !all {
+        return Err(WardError::NotRunning(id.to_string()));
+    }
+    let send = |pid: Pid| -> Result<()> {
+        // SAFETY: kill(2) with a pid and signal number has no memory effects.
+        let r = unsafe { libc::kill(pid.as_raw(), sig) };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = nix::errno::Errno::last();
+        if e == nix::errno::Errno::ESRCH {
+            return Err(WardError::NotRunning(format!("{id}: no such process")));
+        }
+        Err(WardError::Sys {
+            context: format!("sending signal {sig} to {pid} in {id}"),
+            source: e,
+        })
+    };
+    if all {
+        let m = cgroup_manager(&c)?;
+        let pids = m.get_all_pids().map_err(cg_err(id, "listing processes"))?;
+        for pid in pids {
+            match send(pid) {
+                Ok(()) | Err(WardError::NotRunning(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    } else {
+        let pid = c
+            .pid()
+            .ok_or_else(|| WardError::NotRunning(id.to_string()))?;
+        send(pid)?;
+    }
+    // A frozen process cannot die: thaw after SIGKILL so it does.
+    if sig == Signal::SIGKILL as i32 && c.status() == ContainerStatus::Paused {
+        let m = cgroup_manager(&c)?;
+        m.freeze(FreezerState::Thawed)
+            .map_err(cg_err(id, "thawing"))?;
+    }
+    Ok(())
+}
+
+pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
+    let mut c = match load(root, id) {
+        Ok(c) => c,
+        Err(WardError::NotExist(_)) if force => {
+            // Leftovers of an interrupted create: ward's own dir only.
+            let _ = std::fs::remove_dir_all(root.ward_dir(id));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    if !force && !matches!(c.status(), ContainerStatus::Stopped | ContainerStatus::Created) {
+        return Err(wrong_state(
+            &c,
+            "cannot delete a running container without --force",
+        ));
+    }
+    if c.status() == ContainerStatus::Created && !force {
+        // runc deletes a created container by killing its init.
+        c.delete(true)
+    } else {
+        c.delete(force)
+    }
+    .map_err(lc_err(format!("deleting container {id}")))?;
+    let _ = std::fs::remove_dir_all(root.ward_dir(id));
+    Ok(())
+}
+
+pub fn pause(root: &StateRoot, id: &str) -> Result<()> {
+    let mut c = load(root, id)?;
+    if c.status() != ContainerStatus::Running {
+        return Err(match c.status() {
+            ContainerStatus::Stopped => WardError::NotRunning(id.to_string()),
+            _ => wrong_state(&c, "only a running container can be paused"),
+        });
+    }
+    c.pause().map_err(lc_err(format!("pausing container {id}")))
+}
+
+pub fn resume(root: &StateRoot, id: &str) -> Result<()> {
+    let mut c = load(root, id)?;
+    if c.status() != ContainerStatus::Paused {
+        return Err(match c.status() {
+            ContainerStatus::Stopped => WardError::NotRunning(id.to_string()),
+            _ => wrong_state(&c, "only a paused container can be resumed"),
+        });
+    }
+    c.resume().map_err(lc_err(format!("resuming container {id}")))
+}

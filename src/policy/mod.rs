@@ -1,0 +1,177 @@
+//! The per-container security policy: computed once at `create` from the spec,
+//! ward's defaults and the relaxations asked for; saved beside the container's
+//! state; applied the same way to the init process and to every `exec`.
+
+pub mod relax;
+pub mod report;
+
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxPidsBuilder, LinuxResources, Spec};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{io_err, Result, WardError};
+use crate::hardening::capabilities::{self, CapSets};
+use crate::hardening::landlock::{self, LandlockPolicy};
+use crate::hardening::{rootfs, seccomp};
+use relax::{Layer, Relaxations};
+
+/// A container whose spec sets no pids limit gets this one, so a fork bomb
+/// stops inside it.
+pub const DEFAULT_PIDS_LIMIT: i64 = 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeccompPolicy {
+    /// ward's precompiled default-deny baseline is installed.
+    pub baseline: bool,
+    pub baseline_summary: Option<seccomp::FilterSummary>,
+    /// The spec's own profile, compiled at create and stacked over the baseline.
+    pub spec_summary: Option<seccomp::FilterSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Policy {
+    pub seccomp: SeccompPolicy,
+    pub capabilities: CapSets,
+    pub no_new_privs: bool,
+    pub rootfs_readonly: bool,
+    pub scratch_mounts: Vec<String>,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
+    pub pids_limit: Option<i64>,
+    pub landlock: Option<LandlockPolicy>,
+    /// The PR 1241 object from the annotation, applied stacked on ward's own.
+    pub landlock_spec: Option<String>,
+    pub relaxations: Vec<relax::Relaxation>,
+}
+
+/// The outcome of building a policy: the policy, the spec libcontainer should
+/// run, and the compiled spec seccomp filter (if any) to save.
+pub struct Built {
+    pub policy: Policy,
+    pub spec: Spec,
+    pub spec_filter: Option<Vec<u8>>,
+}
+
+pub fn build(spec: &Spec, relaxations: Relaxations) -> Result<Built> {
+    let mut spec = spec.clone();
+    let relaxed = |l| relaxations.has(l);
+
+    // seccomp is ward's own: compile the spec's profile now (errors name the
+    // field), and keep it away from libcontainer, which would only warn about it.
+    let mut spec_filter = None;
+    let mut spec_summary = None;
+    let spec_profile = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    if let Some(profile) = &spec_profile {
+        let compiled = seccomp::compile_oci(profile)?;
+        if !relaxed(Layer::Seccomp) {
+            spec_filter = Some(seccomp::to_bytes(&compiled.program));
+            spec_summary = Some(compiled.summary);
+        }
+    }
+    if let Some(mut linux) = spec.linux().clone() {
+        linux.set_seccomp(None);
+        spec.set_linux(Some(linux));
+    }
+    let baseline = !relaxed(Layer::Seccomp);
+    let baseline_summary = if baseline {
+        Some(seccomp::baseline()?.summary)
+    } else {
+        None
+    };
+
+    // Capabilities.
+    let mut process = spec.process().clone().unwrap_or_default();
+    let spec_caps = process.capabilities().clone();
+    let caps = capabilities::restrict(spec_caps.as_ref(), relaxed(Layer::Caps));
+    let cap_sets = capabilities::describe(spec_caps.as_ref(), &caps);
+    process.set_capabilities(Some(caps));
+    // no_new_privs is not relaxable: seccomp and Landlock rely on it.
+    process.set_no_new_privileges(Some(true));
+    spec.set_process(Some(process));
+
+    // Rootfs, /proc and /sys.
+    let rootfs_readonly = !relaxed(Layer::Rootfs);
+    let scratch_mounts = if rootfs_readonly {
+        rootfs::make_root_readonly(&mut spec)
+    } else {
+        Vec::new()
+    };
+    let (masked_paths, readonly_paths) = rootfs::harden_proc_sys(&mut spec);
+
+    // pids limit.
+    let pids_limit = set_default_pids(&mut spec)?;
+
+    // Landlock, derived from the final mounts.
+    let landlock = if relaxed(Layer::Landlock) {
+        None
+    } else {
+        Some(LandlockPolicy::from_spec(&spec, !rootfs_readonly))
+    };
+    if let Some(json) = &relaxations.landlock_spec {
+        // Parse now so a bad value fails create, naming the annotation.
+        LandlockPolicy::from_annotation(json).map_err(|e| {
+            WardError::Invalid(format!(
+                "annotations[{:?}]: {e}",
+                relax::LANDLOCK_SPEC_KEY
+            ))
+        })?;
+    }
+
+    Ok(Built {
+        policy: Policy {
+            seccomp: SeccompPolicy {
+                baseline,
+                baseline_summary,
+                spec_summary,
+            },
+            capabilities: cap_sets,
+            no_new_privs: true,
+            rootfs_readonly,
+            scratch_mounts,
+            masked_paths,
+            readonly_paths,
+            pids_limit,
+            landlock,
+            landlock_spec: relaxations.landlock_spec.clone(),
+            relaxations: relaxations.list,
+        },
+        spec,
+        spec_filter,
+    })
+}
+
+fn set_default_pids(spec: &mut Spec) -> Result<Option<i64>> {
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    let mut res: LinuxResources = linux.resources().clone().unwrap_or_default();
+    if let Some(p) = res.pids() {
+        return Ok(Some(p.limit()));
+    }
+    let pids = LinuxPidsBuilder::default()
+        .limit(DEFAULT_PIDS_LIMIT)
+        .build()
+        .map_err(|e| WardError::Invalid(format!("linux.resources.pids: {e}")))?;
+    res.set_pids(Some(pids));
+    linux.set_resources(Some(res));
+    spec.set_linux(Some(linux));
+    Ok(Some(DEFAULT_PIDS_LIMIT))
+}
+
+impl Policy {
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let data = serde_json::to_vec_pretty(self)
+            .map_err(|e| WardError::Invalid(format!("serialising policy: {e}")))?;
+        crate::fsutil::write_atomic(path, &data)
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let data = std::fs::read(path).map_err(io_err(format!("reading {}", path.display())))?;
+        serde_json::from_slice(&data)
+            .map_err(|e| WardError::Invalid(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Is Landlock available at all? For reports.
+pub fn landlock_abi() -> Option<u8> {
+    landlock::abi()
+}

@@ -1,0 +1,178 @@
+//! Relaxations: how a user explicitly turns a default defence off.
+//!
+//! Per container through annotations under `run.ward.`, host-wide through
+//! `/etc/ward/config.toml` (or `$WARD_CONFIG`). Unknown keys are errors, so a typo
+//! never silently leaves a layer on or off.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, WardError};
+
+pub const PREFIX: &str = "run.ward.";
+pub const HOST_CONFIG: &str = "/etc/ward/config.toml";
+/// The runtime-spec PR 1241 `linux.landlock` object, carried as an annotation.
+pub const LANDLOCK_SPEC_KEY: &str = "run.ward.landlock.spec";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    Seccomp,
+    Rootfs,
+    Landlock,
+    Caps,
+    Userns,
+}
+
+/// (layer, the only value that relaxes it)
+const KEYS: &[(&str, Layer, &str)] = &[
+    ("seccomp", Layer::Seccomp, "unconfined"),
+    ("rootfs", Layer::Rootfs, "writable"),
+    ("landlock", Layer::Landlock, "off"),
+    ("caps", Layer::Caps, "spec"),
+    ("userns", Layer::Userns, "host"),
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Relaxation {
+    pub layer: Layer,
+    pub value: String,
+    /// "annotation" or the host config file's path.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Relaxations {
+    pub list: Vec<Relaxation>,
+    pub landlock_spec: Option<String>,
+}
+
+impl Relaxations {
+    pub fn has(&self, layer: Layer) -> bool {
+        self.list.iter().any(|r| r.layer == layer)
+    }
+}
+
+/// Host-wide config: `[relax]` with the same keys as the annotations.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostConfig {
+    #[serde(default)]
+    relax: HashMap<String, String>,
+}
+
+fn host_config_path() -> PathBuf {
+    match std::env::var_os("WARD_CONFIG") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(HOST_CONFIG),
+    }
+}
+
+fn parse_one(key: &str, value: &str, field: &str, source: &str) -> Result<Relaxation> {
+    let Some(&(_, layer, relaxed)) = KEYS.iter().find(|(k, _, _)| *k == key) else {
+        let known: Vec<&str> = KEYS.iter().map(|(k, _, _)| *k).collect();
+        return Err(WardError::Invalid(format!(
+            "{field}: unknown ward relaxation {key:?} (known: {})",
+            known.join(", ")
+        )));
+    };
+    if value != relaxed {
+        return Err(WardError::Invalid(format!(
+            "{field}: value {value:?} not understood; the only value is {relaxed:?}"
+        )));
+    }
+    Ok(Relaxation {
+        layer,
+        value: value.to_string(),
+        source: source.to_string(),
+    })
+}
+
+/// Reads the host config (if present) and the spec's annotations.
+pub fn collect(annotations: Option<&HashMap<String, String>>) -> Result<Relaxations> {
+    let mut out = Relaxations::default();
+    let path = host_config_path();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let cfg: HostConfig = toml::from_str(&text)
+                .map_err(|e| WardError::Invalid(format!("{}: {e}", path.display())))?;
+            let mut keys: Vec<_> = cfg.relax.iter().collect();
+            keys.sort();
+            for (k, v) in keys {
+                let field = format!("{} [relax].{k}", path.display());
+                out.list
+                    .push(parse_one(k, v, &field, &path.display().to_string())?);
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(WardError::Invalid(format!("{}: {e}", path.display())));
+        }
+    }
+    let mut anns: Vec<_> = annotations.into_iter().flatten().collect();
+    anns.sort();
+    for (k, v) in anns {
+        let Some(key) = k.strip_prefix(PREFIX) else {
+            continue;
+        };
+        if k == LANDLOCK_SPEC_KEY {
+            out.landlock_spec = Some(v.clone());
+            continue;
+        }
+        let r = parse_one(key, v, &format!("annotations[{k:?}]"), "annotation")?;
+        if !out.has(r.layer) {
+            out.list.push(r);
+        }
+    }
+    for r in &out.list {
+        tracing::warn!(
+            "security layer {:?} relaxed ({}={}, from {})",
+            r.layer,
+            r.layer_key(),
+            r.value,
+            r.source
+        );
+    }
+    Ok(out)
+}
+
+impl Relaxation {
+    pub fn layer_key(&self) -> &'static str {
+        KEYS.iter()
+            .find(|(_, l, _)| *l == self.layer)
+            .map(|(k, _, _)| *k)
+            .unwrap_or("?")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn anns(kv: &[(&str, &str)]) -> HashMap<String, String> {
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn annotations_relax_layers() {
+        let a = anns(&[
+            ("run.ward.seccomp", "unconfined"),
+            ("run.ward.rootfs", "writable"),
+            ("other.key", "x"),
+        ]);
+        let r = collect(Some(&a)).unwrap();
+        assert!(r.has(Layer::Seccomp) && r.has(Layer::Rootfs));
+        assert!(!r.has(Layer::Landlock));
+    }
+
+    #[test]
+    fn unknown_key_or_value_is_an_error() {
+        let e = collect(Some(&anns(&[("run.ward.secomp", "unconfined")]))).unwrap_err();
+        assert!(e.to_string().contains("run.ward.secomp"), "{e}");
+        assert!(collect(Some(&anns(&[("run.ward.seccomp", "off")]))).is_err());
+    }
+}

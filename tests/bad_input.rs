@@ -1,0 +1,116 @@
+//! Bad input gets one clear error, a non-zero exit, and nothing left behind.
+
+mod common;
+use common::*;
+
+fn create_fails(env: &Env, id: &str, want: &str) {
+    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), id]);
+    assert!(!out.status.success(), "create {id} should fail");
+    let e = stderr(&out);
+    assert!(e.contains(want), "stderr {e:?} should mention {want:?}");
+    if common_valid(id) {
+        env.assert_gone(id);
+    }
+    assert!(!env.root.join("@ward").join(id).exists());
+}
+
+fn common_valid(id: &str) -> bool {
+    !id.is_empty() && !id.contains('/') && !id.contains("..")
+}
+
+#[test]
+fn malformed_and_invalid_config() {
+    let env = Env::new();
+    let cfg = env.bundle.join("config.json");
+    let good = std::fs::read(&cfg).unwrap();
+    std::fs::write(&cfg, "{ not json").unwrap();
+    create_fails(&env, &env.id("badjson"), "config.json");
+    std::fs::write(&cfg, r#"{"ociVersion":"1.0.2","process":{"args":"sh","cwd":"/","user":{"uid":0,"gid":0}},"root":{"path":"rootfs"}}"#).unwrap();
+    create_fails(&env, &env.id("badtype"), "invalid");
+    std::fs::write(&cfg, &good).unwrap();
+    env.edit(|c| c["process"]["cwd"] = "relative".into());
+    create_fails(&env, &env.id("relcwd"), "process.cwd");
+    std::fs::write(&cfg, &good).unwrap();
+    env.edit(|c| c["ociVersion"] = "2.0.0".into());
+    create_fails(&env, &env.id("ver"), "ociVersion");
+    std::fs::write(&cfg, &good).unwrap();
+    env.edit(|c| c["mounts"].as_array_mut().unwrap().push(serde_json::json!({"destination": "rel/path", "type": "tmpfs", "source": "tmpfs"})));
+    create_fails(&env, &env.id("relmnt"), "mounts[");
+    std::fs::write(&cfg, &good).unwrap();
+    env.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "bogus"})));
+    create_fails(&env, &env.id("badns"), "invalid");
+    std::fs::write(&cfg, &good).unwrap();
+    env.edit(|c| c["process"]["args"] = serde_json::json!([]));
+    create_fails(&env, &env.id("noargs"), "process.args");
+}
+
+#[test]
+fn missing_or_symlinked_rootfs_and_bundle() {
+    let env = Env::new();
+    env.edit(|c| c["root"]["path"] = "nope".into());
+    create_fails(&env, &env.id("noroot"), "root.path");
+    let real = env.bundle.join("rootfs");
+    std::os::unix::fs::symlink(&real, env.bundle.join("linkfs")).unwrap();
+    env.edit(|c| c["root"]["path"] = "linkfs".into());
+    create_fails(&env, &env.id("linkroot"), "symlink");
+    let out = env.ward(&["create", "--bundle", "/nonexistent/bundle", &env.id("nobundle")]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("/nonexistent/bundle"), "{}", stderr(&out));
+}
+
+#[test]
+fn hostile_ids() {
+    let env = Env::new();
+    let long = "a".repeat(2000);
+    for id in ["", "..", "a/b", "../../etc", "a b", "x;y", "ü", long.as_str()] {
+        let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), id]);
+        assert!(!out.status.success(), "{id:?}");
+        assert!(stderr(&out).contains("invalid container ID"), "{id:?}: {}", stderr(&out));
+        for cmd in ["state", "start", "delete", "kill"] {
+            let out = env.ward(&[cmd, id]);
+            assert!(!out.status.success(), "{cmd} {id:?}");
+        }
+    }
+    // nothing at all was created in the state root
+    let entries: Vec<_> = std::fs::read_dir(&env.root).map(|r| r.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(entries.iter().all(|e| e == "@ward"), "{entries:?}");
+}
+
+#[test]
+fn duplicate_id_and_wrong_state() {
+    let env = Env::new();
+    let id = env.id("dup");
+    env.create(&id);
+    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    assert_eq!(env.status(&id), "created", "the first container survives");
+    env.ok(&["start", &id]);
+    env.ok(&["kill", &id, "9"]);
+    env.wait_status(&id, "stopped");
+    let out = env.ward(&["start", &id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("stopped"), "{}", stderr(&out));
+    let out = env.ward(&["start", "missing-ctr"]);
+    assert!(stderr(&out).contains("does not exist"));
+}
+
+#[test]
+fn unknown_flags_and_commands() {
+    let env = Env::new();
+    for args in [vec!["create", "--bogus", "x"], vec!["frobnicate"], vec!["kill"], vec!["list", "--format", "yaml"]] {
+        let out = env.ward(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(!stderr(&out).is_empty());
+    }
+}
+
+#[test]
+fn failed_start_of_missing_binary_cleans_up_on_run() {
+    let env = Env::new();
+    env.args(&["/bin/definitely-not-here"]);
+    let id = env.id("nobin");
+    let out = env.run(&id);
+    assert!(!out.status.success());
+    env.assert_gone(&id);
+}

@@ -1,0 +1,227 @@
+//! Test harness: each test gets its own temp dir holding a state root and a
+//! busybox bundle, unique container IDs, and cleanup that runs even when the
+//! test fails (Drop).
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const WARD: &str = env!("CARGO_BIN_EXE_ward");
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub root: PathBuf,
+    pub bundle: PathBuf,
+    ids: RefCell<Vec<String>>,
+}
+
+/// Builds a busybox root filesystem at `rootfs`.
+pub fn make_rootfs(rootfs: &Path) {
+    for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "run", "root", "mnt"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    let bb = rootfs.join("bin/busybox");
+    if std::fs::hard_link("/bin/busybox", &bb).is_err() {
+        std::fs::copy("/bin/busybox", &bb).expect("busybox-static is installed (/bin/busybox)");
+    }
+    let out = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&out.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+        }
+    }
+    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n").unwrap();
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnobody:x:65534:\n").unwrap();
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::Builder::new().prefix("ward-test-").tempdir().unwrap();
+        let root = dir.path().join("state");
+        let bundle = dir.path().join("bundle");
+        std::fs::create_dir_all(&bundle).unwrap();
+        make_rootfs(&bundle.join("rootfs"));
+        let env = Env {
+            dir,
+            root,
+            bundle,
+            ids: RefCell::new(Vec::new()),
+        };
+        let out = env.ward(&["spec", "--bundle", env.bundle.to_str().unwrap()]);
+        assert!(out.status.success(), "ward spec: {}", stderr(&out));
+        env.edit(|c| {
+            c["process"]["terminal"] = false.into();
+            c["process"]["args"] = serde_json::json!(["sleep", "1000"]);
+        });
+        env
+    }
+
+    /// A unique container ID, deleted (forced) when the Env drops.
+    pub fn id(&self, name: &str) -> String {
+        let id = format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        self.ids.borrow_mut().push(id.clone());
+        id
+    }
+
+    pub fn config(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.bundle.join("config.json")).unwrap()).unwrap()
+    }
+
+    pub fn edit(&self, f: impl FnOnce(&mut Value)) {
+        let mut c = self.config();
+        f(&mut c);
+        std::fs::write(self.bundle.join("config.json"), serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    }
+
+    pub fn args(&self, args: &[&str]) {
+        let a: Vec<Value> = args.iter().map(|s| Value::from(*s)).collect();
+        self.edit(|c| c["process"]["args"] = Value::Array(a));
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(WARD);
+        c.arg("--root").arg(&self.root).args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Runs ward with stdout/stderr in files, not pipes: a detached container
+    /// inherits them and would hold a pipe open long after ward exits.
+    pub fn ward(&self, args: &[&str]) -> Output {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let o = self.dir.path().join(format!("out-{n}"));
+        let e = self.dir.path().join(format!("err-{n}"));
+        let status = self
+            .cmd(args)
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap())
+            .status()
+            .unwrap();
+        let out = Output {
+            status,
+            stdout: std::fs::read(&o).unwrap_or_default(),
+            stderr: std::fs::read(&e).unwrap_or_default(),
+        };
+        let _ = std::fs::remove_file(&o);
+        let _ = std::fs::remove_file(&e);
+        out
+    }
+
+    /// Runs ward and asserts success, returning stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.ward(args);
+        assert!(
+            out.status.success(),
+            "ward {args:?} failed ({:?}): {}",
+            out.status.code(),
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    pub fn create(&self, id: &str) {
+        self.ok(&["create", "--bundle", self.bundle.to_str().unwrap(), id]);
+    }
+
+    /// create + start.
+    pub fn start(&self, id: &str) {
+        self.create(id);
+        self.ok(&["start", id]);
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap_or_default().to_string()
+    }
+
+    pub fn pid(&self, id: &str) -> i32 {
+        self.state(id)["pid"].as_i64().unwrap() as i32
+    }
+
+    pub fn wait_status(&self, id: &str, want: &str) {
+        let t = Instant::now();
+        loop {
+            let s = self.status(id);
+            if s == want {
+                return;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "{id} stayed {s}, wanted {want}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `ward run` in the foreground, capturing output.
+    pub fn run(&self, id: &str) -> Output {
+        self.ward(&["run", "--bundle", self.bundle.to_str().unwrap(), id])
+    }
+
+    /// `exec` args in a container, capturing output.
+    pub fn exec(&self, id: &str, args: &[&str]) -> Output {
+        let mut a = vec!["exec", id];
+        a.extend_from_slice(args);
+        self.ward(&a)
+    }
+
+    /// A host directory bind-mounted read-write at `dest` in the container.
+    pub fn bind_dir(&self, name: &str, dest: &str) -> PathBuf {
+        let host = self.dir.path().join(name);
+        std::fs::create_dir_all(&host).unwrap();
+        let h = host.to_str().unwrap().to_string();
+        let d = dest.to_string();
+        self.edit(|c| {
+            c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+                "destination": d, "type": "bind", "source": h, "options": ["rbind", "rw"]
+            }))
+        });
+        host
+    }
+
+    /// Nothing is left in the state root for this ID.
+    pub fn assert_gone(&self, id: &str) {
+        assert!(!self.root.join(id).exists(), "state dir of {id} left behind");
+        assert!(!self.root.join("@ward").join(id).exists(), "ward dir of {id} left behind");
+        for ctl in ["pids", "memory", "cpu", "freezer", "unified"] {
+            let p = Path::new("/sys/fs/cgroup").join(ctl).join("ward").join(id);
+            assert!(!p.exists(), "cgroup {} left behind", p.display());
+        }
+        assert!(!Path::new("/sys/fs/cgroup/ward").join(id).exists(), "v2 cgroup left behind");
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for id in self.ids.borrow().iter() {
+            let _ = self.cmd(&["delete", "--force", id]).output();
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A field of /proc/<pid>/status.
+pub fn proc_status(pid: i32, key: &str) -> String {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")).map(|v| v.trim().to_string()))
+        .unwrap_or_default()
+}

@@ -1,0 +1,118 @@
+//! Hooks in the runtime spec's order, with the state on stdin; the console socket.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+#[test]
+fn every_hook_kind_runs_in_order_with_state() {
+    let env = Env::new();
+    let host = env.bind_dir("hooks", "/hooks");
+    let h = host.to_str().unwrap().to_string();
+    let hook = |name: &str, dir: &str| {
+        json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {dir}/{name}.json; echo {name} >> {dir}/order")], "timeout": 5})
+    };
+    env.edit(|c| {
+        c["hooks"] = json!({
+            "createRuntime": [hook("createRuntime", &h)],
+            "createContainer": [hook("createContainer", "/hooks")],
+            "prestart": [hook("prestart", &h)],
+            "startContainer": [hook("startContainer", "/hooks")],
+            "poststart": [hook("poststart", &h)],
+            "poststop": [hook("poststop", &h)],
+        });
+    });
+    env.args(&["sh", "-c", "echo workload >> /hooks/order"]);
+    let id = env.id("hooks");
+    env.create(&id);
+    env.ok(&["start", &id]);
+    env.wait_status(&id, "stopped");
+    env.ok(&["delete", &id]);
+    let order = std::fs::read_to_string(host.join("order")).unwrap();
+    let got: Vec<&str> = order.lines().collect();
+    // prestart runs with createRuntime (runc); the spec orders createRuntime,
+    // createContainer before start; startContainer, then the workload; poststart after start; poststop at delete.
+    let pos = |n: &str| got.iter().position(|x| *x == n).unwrap_or_else(|| panic!("{n} missing: {got:?}"));
+    assert!(pos("createRuntime") < pos("createContainer"), "{got:?}");
+    assert!(pos("prestart") < pos("createContainer") || pos("prestart") < pos("startContainer"), "{got:?}");
+    assert!(pos("createContainer") < pos("startContainer"), "{got:?}");
+    assert!(pos("startContainer") < pos("workload") || pos("startContainer") < pos("poststart"), "{got:?}");
+    assert_eq!(got.last(), Some(&"poststop"), "{got:?}");
+    for n in ["createRuntime", "prestart", "poststart", "poststop"] {
+        let st: serde_json::Value = serde_json::from_slice(&std::fs::read(host.join(format!("{n}.json"))).unwrap()).unwrap();
+        assert_eq!(st["id"], id.as_str(), "{n}: {st}");
+        assert!(st["status"].is_string(), "{n}: {st}");
+        assert!(st["pid"].as_i64().unwrap_or(0) > 0 || n == "poststop", "{n}: {st}");
+    }
+}
+
+#[test]
+fn failing_hook_fails_create_and_leaves_nothing() {
+    let env = Env::new();
+    env.edit(|c| {
+        c["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]});
+    });
+    let id = env.id("badhook");
+    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(!stderr(&out).is_empty());
+    env.assert_gone(&id);
+}
+
+#[test]
+fn hanging_hook_times_out() {
+    let env = Env::new();
+    env.edit(|c| {
+        c["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "100"], "timeout": 1}]});
+    });
+    let id = env.id("slowhook");
+    let t = std::time::Instant::now();
+    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(t.elapsed().as_secs() < 20);
+    env.assert_gone(&id);
+}
+
+#[test]
+fn console_socket_receives_a_working_pty() {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, AsRawFd};
+    use std::os::unix::net::UnixListener;
+
+    let env = Env::new();
+    env.edit(|c| c["process"]["terminal"] = true.into());
+    env.args(&["sh", "-c", "tty; echo READY; read line; echo got:$line"]);
+    let sock = env.dir.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let id = env.id("console");
+    env.ok(&["create", "--bundle", env.bundle.to_str().unwrap(), "--console-socket", sock.to_str().unwrap(), &id]);
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 256];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+    let mut fd = None;
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            fd = fds.first().copied();
+        }
+    }
+    let fd = fd.expect("pty master fd received");
+    let mut master = unsafe { std::fs::File::from_raw_fd(fd) };
+    env.ok(&["start", &id]);
+    let mut out = String::new();
+    let t = std::time::Instant::now();
+    while !out.contains("READY") && t.elapsed().as_secs() < 10 {
+        let n = master.read(&mut buf).unwrap_or(0);
+        out.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(out.contains("/dev/pts/") || out.contains("/dev/console"), "{out}");
+    master.write_all(b"hello\n").unwrap();
+    while !out.contains("got:hello") && t.elapsed().as_secs() < 10 {
+        let n = master.read(&mut buf).unwrap_or(0);
+        if n == 0 { break; }
+        out.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(out.contains("got:hello"), "{out}");
+}

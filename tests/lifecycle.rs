@@ -1,0 +1,350 @@
+//! Lifecycle through the runc-compatible CLI, on real busybox containers.
+
+mod common;
+use common::*;
+
+#[test]
+fn create_start_kill_delete_with_state_fields() {
+    let env = Env::new();
+    let id = env.id("life");
+    let pidfile = env.dir.path().join("init.pid");
+    env.ok(&[
+        "create",
+        "--bundle",
+        env.bundle.to_str().unwrap(),
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+    ]);
+    let st = env.state(&id);
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], id.as_str());
+    assert!(st["ociVersion"].as_str().unwrap().starts_with("1."));
+    assert_eq!(st["bundle"], env.bundle.canonicalize().unwrap().to_str().unwrap());
+    assert!(st["rootfs"].as_str().unwrap().ends_with("rootfs"));
+    assert!(!st["created"].as_str().unwrap().is_empty());
+    let pid = st["pid"].as_i64().unwrap() as i32;
+    assert!(pid > 0);
+    let filepid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    assert_eq!(filepid, pid);
+    // Not yet started: the workload has not exec'd, so comm is not sleep.
+    assert_ne!(std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim(), "sleep");
+
+    env.ok(&["start", &id]);
+    assert_eq!(env.status(&id), "running");
+    assert_eq!(std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim(), "sleep");
+
+    // start twice is an error
+    let out = env.ward(&["start", &id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("running"), "{}", stderr(&out));
+
+    env.ok(&["kill", &id, "KILL"]);
+    env.wait_status(&id, "stopped");
+    assert_eq!(env.state(&id)["pid"], 0);
+    env.ok(&["delete", &id]);
+    let out = env.ward(&["state", &id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    env.assert_gone(&id);
+}
+
+#[test]
+fn run_returns_exit_status() {
+    let env = Env::new();
+    env.args(&["sh", "-c", "echo hello; exit 7"]);
+    let id = env.id("runexit");
+    let out = env.run(&id);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "hello\n");
+    env.assert_gone(&id);
+
+    env.args(&["sh", "-c", "kill -9 $$"]);
+    let id = env.id("runsig");
+    assert_eq!(env.run(&id).status.code(), Some(137));
+}
+
+#[test]
+fn run_detached_and_keep() {
+    let env = Env::new();
+    let id = env.id("rund");
+    env.ok(&["run", "-d", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    assert_eq!(env.status(&id), "running");
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+
+    env.args(&["true"]);
+    let id = env.id("keep");
+    env.ok(&["run", "--keep", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    assert_eq!(env.status(&id), "stopped");
+    env.ok(&["delete", &id]);
+}
+
+#[test]
+fn kill_accepts_names_numbers_and_rt_signals() {
+    let env = Env::new();
+    for sig in ["9", "KILL", "SIGKILL", "sigterm", "37", "RTMIN+3", "SIGRTMAX"] {
+        let id = env.id("kill");
+        env.start(&id);
+        env.ok(&["kill", &id, sig]);
+        env.wait_status(&id, "stopped");
+        env.ok(&["delete", &id]);
+    }
+    // The default is SIGTERM; sleep as pid 1 ignores it without a handler,
+    // so the container must keep running.
+    let id = env.id("killdef");
+    env.start(&id);
+    env.ok(&["kill", &id]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(env.status(&id), "running");
+    let out = env.ward(&["kill", &id, "SIGNOPE"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("unknown signal"), "{}", stderr(&out));
+    env.ok(&["delete", "-f", &id]);
+    // kill of a stopped container: "container not running"
+    env.args(&["true"]);
+    let id = env.id("killstop");
+    env.ok(&["run", "--keep", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    let out = env.ward(&["kill", &id, "9"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("container not running"), "{}", stderr(&out));
+}
+
+#[test]
+fn kill_all_reaches_every_process() {
+    let env = Env::new();
+    env.args(&["sh", "-c", "trap '' TERM; sleep 1000 & sleep 1000 & wait"]);
+    let id = env.id("killall");
+    env.start(&id);
+    let t = std::time::Instant::now();
+    while pids(&env, &id).len() < 3 && t.elapsed().as_secs() < 5 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let before = pids(&env, &id);
+    assert_eq!(before.len(), 3, "{before:?}");
+    env.ok(&["kill", "--all", &id, "KILL"]);
+    env.wait_status(&id, "stopped");
+    for p in before {
+        let st = proc_status(p as i32, "State");
+        assert!(st.is_empty() || st.starts_with('Z'), "pid {p} still alive: {st}");
+    }
+}
+
+fn pids(env: &Env, id: &str) -> Vec<i64> {
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["ps", "--format", "json", id])).unwrap();
+    v.as_array().unwrap().iter().map(|p| p.as_i64().unwrap()).collect()
+}
+
+#[test]
+fn delete_in_every_state() {
+    let env = Env::new();
+    // created: delete works (kills init), as runc does
+    let id = env.id("delcreated");
+    env.create(&id);
+    let pid = env.pid(&id);
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let st = proc_status(pid, "State");
+    assert!(st.is_empty() || st.starts_with('Z'), "{st}");
+    // running: refused without --force
+    let id = env.id("delrunning");
+    env.start(&id);
+    let out = env.ward(&["delete", &id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert_eq!(env.status(&id), "running");
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+    // stopped
+    let id = env.id("delstopped");
+    env.start(&id);
+    env.ok(&["kill", &id, "9"]);
+    env.wait_status(&id, "stopped");
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id);
+    // missing
+    let out = env.ward(&["delete", "nonexistent-xyz"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("does not exist"));
+    env.ok(&["delete", "--force", "nonexistent-xyz"]);
+}
+
+#[test]
+fn list_and_ps_formats() {
+    let env = Env::new();
+    let a = env.id("lista");
+    let b = env.id("listb");
+    env.start(&a);
+    env.create(&b);
+    let q = env.ok(&["list", "-q"]);
+    let mut ids: Vec<&str> = q.lines().collect();
+    ids.sort();
+    let mut want = vec![a.as_str(), b.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    let table = env.ok(&["list"]);
+    let header = table.lines().next().unwrap();
+    assert!(header.starts_with("ID") && header.contains("PID") && header.contains("STATUS") && header.contains("BUNDLE"));
+    assert!(table.lines().any(|l| l.starts_with(&a) && l.contains("running")));
+    assert!(table.lines().any(|l| l.starts_with(&b) && l.contains("created")));
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&["list", "--format", "json"])).unwrap();
+    let arr = json.as_array().unwrap();
+    assert_eq!(arr.len(), 2);
+    assert!(arr.iter().any(|c| c["id"] == a.as_str() && c["status"] == "running"));
+
+    let pid = env.pid(&a);
+    let ps: serde_json::Value = serde_json::from_str(&env.ok(&["ps", "-f", "json", &a])).unwrap();
+    assert_eq!(ps, serde_json::json!([pid]));
+    let table = env.ok(&["ps", &a]);
+    assert!(table.lines().next().unwrap().contains("PID"));
+    assert!(table.lines().skip(1).any(|l| l.contains("sleep 1000")), "{table}");
+    let custom = env.ok(&["ps", &a, "-o", "pid,comm"]);
+    assert!(custom.contains("sleep"), "{custom}");
+}
+
+#[test]
+fn exec_args_env_cwd_user_and_process_file() {
+    let env = Env::new();
+    let id = env.id("exec");
+    env.start(&id);
+    let out = env.exec(&id, &["sh", "-c", "echo $FOO; pwd; id -u; id -g; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "\n/\n0\n0\n");
+    let out = env.ward(&["exec", "--env", "FOO=bar", "--cwd", "/tmp", "--user", "1000:1001", &id, "sh", "-c", "echo $FOO; pwd; id -u; id -g"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "bar\n/tmp\n1000\n1001\n");
+
+    let proc_json = env.dir.path().join("process.json");
+    std::fs::write(
+        &proc_json,
+        serde_json::json!({
+            "terminal": false, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", "echo from-process-file; echo $X"],
+            "env": ["PATH=/bin", "X=y"], "cwd": "/"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = env.ward(&["exec", "--process", proc_json.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "from-process-file\ny\n");
+
+    // detached exec with a pid file
+    let pidfile = env.dir.path().join("exec.pid");
+    env.ok(&["exec", "-d", "--pid-file", pidfile.to_str().unwrap(), &id, "sleep", "500"]);
+    let p: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    assert_eq!(std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap().trim(), "sleep");
+    let all = pids(&env, &id);
+    assert!(all.contains(&(p as i64)), "{all:?}");
+
+    // exec into a stopped container
+    env.ok(&["kill", &id, "9"]);
+    env.wait_status(&id, "stopped");
+    let out = env.exec(&id, &["true"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("container not running"), "{}", stderr(&out));
+}
+
+#[test]
+fn pause_and_resume_freeze_the_processes() {
+    let env = Env::new();
+    let host = env.bind_dir("counter", "/counter");
+    env.args(&["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /counter/n; sleep 0.05; done"]);
+    let id = env.id("pause");
+    env.start(&id);
+    let read = || std::fs::read_to_string(host.join("n")).unwrap_or_default().trim().parse::<u64>().unwrap_or(0);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(read() > 0);
+    env.ok(&["pause", &id]);
+    assert_eq!(env.status(&id), "paused");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let frozen = read();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(read(), frozen, "counter moved while paused");
+    let out = env.ward(&["pause", &id]);
+    assert!(!out.status.success());
+    env.ok(&["resume", &id]);
+    assert_eq!(env.status(&id), "running");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert!(read() > frozen, "counter did not move after resume");
+    // SIGKILL of a paused container still kills it
+    env.ok(&["pause", &id]);
+    env.ok(&["kill", &id, "KILL"]);
+    env.wait_status(&id, "stopped");
+}
+
+#[test]
+fn events_stats_and_update() {
+    let env = Env::new();
+    let id = env.id("stats");
+    env.start(&id);
+    let out = env.ok(&["events", "--stats", &id]);
+    let ev: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], id.as_str());
+    assert!(ev["data"]["pids"]["current"].as_u64().unwrap() >= 1, "{ev}");
+
+    let pid = env.pid(&id);
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let pids_path = cg
+        .lines()
+        .find_map(|l| {
+            let parts: Vec<&str> = l.splitn(3, ':').collect();
+            (parts[1].split(',').any(|c| c == "pids")).then(|| parts[2].to_string())
+        })
+        .map(|p| format!("/sys/fs/cgroup/pids{p}/pids.max"))
+        .unwrap_or_else(|| {
+            let p = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap().to_string();
+            format!("/sys/fs/cgroup{p}/pids.max")
+        });
+    // ward's default pids limit
+    assert_eq!(std::fs::read_to_string(&pids_path).unwrap().trim(), "1024");
+    env.ok(&["update", "--pids-limit", "50", &id]);
+    assert_eq!(std::fs::read_to_string(&pids_path).unwrap().trim(), "50");
+    let res = env.dir.path().join("res.json");
+    std::fs::write(&res, r#"{"pids":{"limit":77}}"#).unwrap();
+    env.ok(&["update", "-r", res.to_str().unwrap(), &id]);
+    assert_eq!(std::fs::read_to_string(&pids_path).unwrap().trim(), "77");
+    let mem_path = pids_path.replace("/pids/", "/memory/").replace("pids.max", "memory.limit_in_bytes");
+    if std::path::Path::new(&mem_path).exists() {
+        env.ok(&["update", "--memory", "64m", &id]);
+        assert_eq!(std::fs::read_to_string(&mem_path).unwrap().trim(), (64u64 << 20).to_string());
+    }
+    let out = env.ward(&["events", "--interval", "soon", &id]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn spec_features_and_version() {
+    let env = Env::new();
+    let v = env.ok(&["--version"]);
+    assert!(v.contains("ward version") && v.contains("spec: 1."), "{v}");
+    let f: serde_json::Value = serde_json::from_str(&env.ok(&["features"])).unwrap();
+    assert!(f["ociVersionMax"].as_str().unwrap().starts_with("1."));
+    assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "user"));
+    let d = env.dir.path().join("specdir");
+    std::fs::create_dir_all(&d).unwrap();
+    env.ok(&["spec", "--bundle", d.to_str().unwrap()]);
+    let c: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("config.json")).unwrap()).unwrap();
+    assert_eq!(c["root"]["path"], "rootfs");
+    // a second spec refuses to overwrite
+    assert!(!env.ward(&["spec", "--bundle", d.to_str().unwrap()]).status.success());
+    let r = env.dir.path().join("rootless");
+    std::fs::create_dir_all(&r).unwrap();
+    env.ok(&["spec", "--rootless", "--bundle", r.to_str().unwrap()]);
+    let c: serde_json::Value = serde_json::from_slice(&std::fs::read(r.join("config.json")).unwrap()).unwrap();
+    assert!(c["linux"]["uidMappings"].is_array());
+}
+
+#[test]
+fn json_log_gets_the_error_line() {
+    let env = Env::new();
+    let log = env.dir.path().join("log.json");
+    let out = env.ward(&["--log", log.to_str().unwrap(), "--log-format", "json", "state", "no-such-ctr"]);
+    assert!(!out.status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("does not exist"));
+    assert!(last["time"].as_str().unwrap().contains('T'));
+}

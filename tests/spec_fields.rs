@@ -1,0 +1,111 @@
+//! The spec's process and linux fields take effect inside the container.
+
+mod common;
+use common::*;
+use serde_json::json;
+
+#[test]
+fn hostname_env_cwd_rlimits_oom_sysctl() {
+    let env = Env::new();
+    env.edit(|c| {
+        c["hostname"] = "wardbox".into();
+        c["process"]["env"] = json!(["PATH=/bin", "GREETING=hi there"]);
+        c["process"]["cwd"] = "/etc".into();
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}]);
+        c["process"]["oomScoreAdj"] = 123.into();
+        c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    });
+    env.args(&["sh", "-c", "hostname; echo $GREETING; pwd; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward"]);
+    let id = env.id("fields");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "wardbox\nhi there\n/etc\n256\n512\n123\n1\n");
+}
+
+#[test]
+fn masked_and_readonly_paths() {
+    let env = Env::new();
+    env.edit(|c| {
+        c["linux"]["maskedPaths"] = json!(["/proc/cpuinfo"]);
+        c["linux"]["readonlyPaths"] = json!(["/proc/sys"]);
+    });
+    env.args(&["sh", "-c", "wc -c < /proc/cpuinfo; wc -c < /proc/kcore; echo x > /proc/sys/kernel/domainname && echo wrote || echo ro-ok"]);
+    let id = env.id("masked");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = stdout(&out);
+    let lines: Vec<&str> = o.lines().collect();
+    assert_eq!(lines[0].trim(), "0", "{o}");
+    assert_eq!(lines[1].trim(), "0", "{o}");
+    assert_eq!(lines[2], "ro-ok", "{o}");
+}
+
+#[test]
+fn devices_and_mounts_with_options() {
+    let env = Env::new();
+    let host = env.dir.path().join("data");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("f"), "content").unwrap();
+    let h = host.to_str().unwrap().to_string();
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/data", "type": "bind", "source": h, "options": ["rbind", "ro", "nosuid", "nodev"]}));
+        m.push(json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "noexec", "size=1m", "mode=700"]}));
+        m.push(json!({"destination": "/shared", "type": "tmpfs", "source": "tmpfs", "options": ["rshared"]}));
+    });
+    env.args(&["sh", "-c", "cat /data/f; echo; echo x > /data/g 2>/dev/null && echo rw || echo ro; grep ' /scratch ' /proc/self/mountinfo; grep ' /shared ' /proc/self/mountinfo; ls -l /dev/null /dev/zero /dev/urandom /dev/tty | wc -l; head -c 4 /dev/zero | wc -c; stat -c %a /scratch"]);
+    let id = env.id("mounts");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = stdout(&out);
+    let l: Vec<&str> = o.lines().collect();
+    assert_eq!(l[0], "content");
+    assert_eq!(l[1], "ro");
+    assert!(l[2].contains("nosuid") && l[2].contains("noexec") && l[2].contains("size=1024k"), "{o}");
+    assert!(l[3].contains("shared:"), "{o}");
+    assert_eq!(l[4].trim(), "4");
+    assert_eq!(l[5].trim(), "4");
+    assert_eq!(l[6].trim(), "700");
+}
+
+#[test]
+fn extra_device_node_is_created() {
+    let env = Env::new();
+    env.edit(|c| {
+        c["linux"]["devices"] = json!([{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 438, "uid": 0, "gid": 0}]);
+    });
+    env.args(&["sh", "-c", "stat -c '%t:%T %a' /dev/mynull; echo hi > /dev/mynull && echo ok"]);
+    let id = env.id("dev");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "1:3 666\nok\n");
+}
+
+#[test]
+fn namespaces_joined_by_path() {
+    let env = Env::new();
+    let a = env.id("nsa");
+    env.edit(|c| c["hostname"] = "first".into());
+    env.start(&a);
+    let pid = env.pid(&a);
+    // a second container joining the first's uts and network namespaces
+    let env2 = Env::new();
+    env2.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        for n in ns.iter_mut() {
+            if n["type"] == "uts" {
+                n["path"] = format!("/proc/{pid}/ns/uts").into();
+            }
+            if n["type"] == "network" {
+                n["path"] = format!("/proc/{pid}/ns/net").into();
+            }
+        }
+        c.as_object_mut().unwrap().remove("hostname");
+    });
+    env2.args(&["sh", "-c", "hostname; readlink /proc/self/ns/net"]);
+    let b = env2.id("nsb");
+    let out = env2.run(&b);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let net = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    assert_eq!(stdout(&out), format!("first\n{}\n", net.display()));
+}
