@@ -15,7 +15,8 @@ fn every_hook_kind_runs_in_order_with_state() {
     env.edit(|c| {
         c["hooks"] = json!({
             "createRuntime": [hook("createRuntime", &h)],
-            "createContainer": [hook("createContainer", "/hooks")],
+            // createContainer runs in the container's mount namespace before pivot_root
+            "createContainer": [hook("createContainer", &h)],
             "prestart": [hook("prestart", &h)],
             "startContainer": [hook("startContainer", "/hooks")],
             "poststart": [hook("poststart", &h)],

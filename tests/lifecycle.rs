@@ -59,9 +59,24 @@ fn run_returns_exit_status() {
     assert_eq!(stdout(&out), "hello\n");
     env.assert_gone(&id);
 
-    env.args(&["sh", "-c", "kill -9 $$"]);
+    // killed from outside: 128 + signal
+    env.args(&["sleep", "1000"]);
     let id = env.id("runsig");
-    assert_eq!(env.run(&id).status.code(), Some(137));
+    let dir = env.dir.path().to_path_buf();
+    let mut child = env
+        .cmd(&["run", "--bundle", env.bundle.to_str().unwrap(), &id])
+        .stdout(std::fs::File::create(dir.join("runsig.out")).unwrap())
+        .stderr(std::fs::File::create(dir.join("runsig.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while env.ward(&["state", &id]).status.code() != Some(0) || env.status(&id) != "running" {
+        assert!(t.elapsed().as_secs() < 10, "run did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    env.ok(&["kill", &id, "KILL"]);
+    assert_eq!(child.wait().unwrap().code(), Some(137));
+    env.assert_gone(&id);
 }
 
 #[test]
@@ -83,13 +98,22 @@ fn run_detached_and_keep() {
 #[test]
 fn kill_accepts_names_numbers_and_rt_signals() {
     let env = Env::new();
-    for sig in ["9", "KILL", "SIGKILL", "sigterm", "37", "RTMIN+3", "SIGRTMAX"] {
+    // pid 1 of a pid namespace ignores signals it has no handler for (except
+    // KILL), so the workload traps the others and exits on them.
+    env.args(&["sh", "-c", "trap 'exit 0' TERM USR1 37 64; while true; do sleep 0.05; done"]);
+    for sig in ["9", "KILL", "SIGKILL", "sigterm", "15", "USR1", "37", "RTMIN+3", "SIGRTMAX"] {
         let id = env.id("kill");
         env.start(&id);
+        let pid = env.pid(&id);
+        let t = std::time::Instant::now();
+        while proc_status(pid, "SigCgt").trim_start_matches('0').is_empty() && t.elapsed().as_secs() < 5 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         env.ok(&["kill", &id, sig]);
         env.wait_status(&id, "stopped");
         env.ok(&["delete", &id]);
     }
+    env.args(&["sleep", "1000"]);
     // The default is SIGTERM; sleep as pid 1 ignores it without a handler,
     // so the container must keep running.
     let id = env.id("killdef");

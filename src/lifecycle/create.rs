@@ -61,11 +61,10 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             .with_no_pivot(opts.no_pivot)
             .build()
             .map_err(lc_err(format!("creating container {}", opts.id)))?;
-        // libcontainer recorded the effective bundle; the user's is the real one.
+        // libcontainer records the effective bundle (ward's dir) as the bundle,
+        // and `exec` reads the hardened spec from there; `state` reports the
+        // user's bundle from the `bundle` link.
         container.state.bundle = b.dir.clone();
-        container
-            .save()
-            .map_err(lc_err(format!("saving state of {}", opts.id)))?;
         Ok(container)
     })();
     if result.is_err() {
@@ -98,12 +97,22 @@ fn prepare_ward_dir(
     b: &bundle::Bundle,
     mut spec: oci_spec::runtime::Spec,
 ) -> Result<()> {
-    // Containers without a cgroup path go under /ward/<id>, not libcontainer's default.
     if let Some(mut linux) = spec.linux().clone() {
+        // Containers without a cgroup path go under /ward/<id>, not libcontainer's default.
         if linux.cgroups_path().is_none() {
             linux.set_cgroups_path(Some(PathBuf::from(format!("/ward/{id}"))));
-            spec.set_linux(Some(linux));
         }
+        // runc accepts the recursive spellings; libcontainer only the plain ones
+        // (it always applies them recursively).
+        if let Some(p) = linux.rootfs_propagation().clone() {
+            let plain = p.strip_prefix('r').filter(|q| {
+                matches!(*q, "shared" | "slave" | "private" | "unbindable")
+            });
+            if let Some(q) = plain {
+                linux.set_rootfs_propagation(Some(q.to_string()));
+            }
+        }
+        spec.set_linux(Some(linux));
     }
     if let Some(mut r) = spec.root().clone() {
         r.set_path(b.rootfs.clone());
@@ -120,7 +129,8 @@ fn prepare_ward_dir(
         spec.set_mounts(Some(mounts));
     }
     std::os::unix::fs::symlink(&b.rootfs, wdir.join("rootfs"))
-        .map_err(io_err(format!("recording rootfs in {}", wdir.display())))?;
+        .and_then(|()| std::os::unix::fs::symlink(&b.dir, wdir.join("bundle")))
+        .map_err(io_err(format!("recording rootfs and bundle in {}", wdir.display())))?;
     let data = serde_json::to_vec(&spec)
         .map_err(|e| WardError::Invalid(format!("serialising effective spec: {e}")))?;
     write_atomic(&wdir.join("config.json"), &data)

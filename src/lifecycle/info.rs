@@ -42,7 +42,8 @@ pub fn state_doc(root: &StateRoot, c: &Container) -> StateDoc {
         id: c.id().to_string(),
         pid,
         status: status_name(status).to_string(),
-        bundle: c.bundle().clone(),
+        bundle: std::fs::read_link(root.ward_dir(c.id()).join("bundle"))
+            .unwrap_or_else(|_| c.bundle().clone()),
         rootfs,
         created: c
             .created()
