@@ -18,19 +18,37 @@ use crate::policy::Policy;
 pub struct WardExecutor {
     policy: Policy,
     spec_filter: Option<Vec<u8>>,
+    /// An exec'd process cannot join init's Landlock domain; with the signal
+    /// scope it could not signal the container's own processes, so it keeps
+    /// only the abstract-socket scope.
+    exec: bool,
 }
 
 impl WardExecutor {
-    pub fn new(policy: Policy, spec_filter: Option<Vec<u8>>) -> Self {
+    pub fn for_init(policy: Policy, spec_filter: Option<Vec<u8>>) -> Self {
         Self {
             policy,
             spec_filter,
+            exec: false,
+        }
+    }
+
+    pub fn for_exec(policy: Policy, spec_filter: Option<Vec<u8>>) -> Self {
+        Self {
+            policy,
+            spec_filter,
+            exec: true,
         }
     }
 
     fn harden(&self) -> Result<(), String> {
         if let Some(ll) = &self.policy.landlock {
-            landlock::apply(ll).map_err(|e| format!("landlock: {e}"))?;
+            let status = if self.exec {
+                landlock::apply(&ll.for_exec())
+            } else {
+                landlock::apply(ll)
+            };
+            status.map_err(|e| format!("landlock: {e}"))?;
         }
         if let Some(json) = &self.policy.landlock_spec {
             let s = landlock::LandlockPolicy::from_annotation(json)

@@ -45,7 +45,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         if let Some(f) = &built.spec_filter {
             write_atomic(&root.spec_filter_file(&opts.id), f)?;
         }
-        let executor = WardExecutor::new(built.policy, built.spec_filter);
+        let executor = WardExecutor::for_init(built.policy, built.spec_filter);
         let builder = ContainerBuilder::new(opts.id.clone(), SyscallType::default())
             .with_executor(executor)
             .with_root_path(&root.root)

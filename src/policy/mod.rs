@@ -91,12 +91,13 @@ pub fn build(spec: &Spec, relaxations: Relaxations) -> Result<Built> {
     spec.set_process(Some(process));
 
     // Rootfs, /proc and /sys.
-    let rootfs_readonly = !relaxed(Layer::Rootfs);
-    let scratch_mounts = if rootfs_readonly {
-        rootfs::make_root_readonly(&mut spec)
-    } else {
+    let scratch_mounts = if relaxed(Layer::Rootfs) {
         Vec::new()
+    } else {
+        rootfs::make_root_readonly(&mut spec)
     };
+    // The relaxation lifts ward's default; a spec that asks for read-only keeps it.
+    let rootfs_readonly = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
     let (masked_paths, readonly_paths) = rootfs::harden_proc_sys(&mut spec);
 
     // pids limit.

@@ -225,3 +225,40 @@ pub fn proc_status(pid: i32, key: &str) -> String {
         .find_map(|l| l.strip_prefix(&format!("{key}:")).map(|v| v.trim().to_string()))
         .unwrap_or_default()
 }
+
+/// The static probe program (tests/probe/probe.c), built once per test binary.
+pub fn probe_binary() -> PathBuf {
+    static P: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("ward-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("probe");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/probe.c");
+        let st = Command::new("cc")
+            .args(["-static", "-O1", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("cc is installed");
+        assert!(st.success(), "building the probe");
+        out
+    })
+    .clone()
+}
+
+impl Env {
+    /// Puts the probe at /bin/probe in the rootfs.
+    pub fn with_probe(&self) {
+        std::fs::copy(probe_binary(), self.bundle.join("rootfs/bin/probe")).unwrap();
+    }
+
+    pub fn annotate(&self, k: &str, v: &str) {
+        let (k, v) = (k.to_string(), v.to_string());
+        self.edit(|c| {
+            if !c["annotations"].is_object() {
+                c["annotations"] = serde_json::json!({});
+            }
+            c["annotations"][k] = v.into();
+        });
+    }
+}

@@ -1,0 +1,66 @@
+//! Precompiles ward's default seccomp profile.
+//!
+//! `seccomp-profiles/default.json` is translated by the same code the runtime
+//! uses for spec profiles (`src/hardening/seccomp/translate.rs`, included
+//! here by path) and written, as raw `struct sock_filter` instructions, to
+//! `$OUT_DIR/default_seccomp.bpf`, with its summary in
+//! `$OUT_DIR/default_seccomp_summary.json`. The runtime embeds both with
+//! `include_bytes!`/`include_str!`: no profile is parsed at container start.
+
+#[path = "src/hardening/seccomp/translate.rs"]
+mod translate;
+
+use std::path::PathBuf;
+
+const PROFILE: &str = "seccomp-profiles/default.json";
+
+fn main() {
+    println!("cargo:rerun-if-changed={PROFILE}");
+    println!("cargo:rerun-if-changed=src/hardening/seccomp/translate.rs");
+    println!("cargo:rerun-if-changed=src/hardening/seccomp/syscalls.rs");
+    println!("cargo:rerun-if-changed=build.rs");
+
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    let bpf_path = out_dir.join("default_seccomp.bpf");
+    let summary_path = out_dir.join("default_seccomp_summary.json");
+
+    let target_arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let Some(arch) = translate::Arch::from_target(&target_arch) else {
+        // No syscall table for this target: embed an empty program; the
+        // runtime's baseline() reports the unsupported architecture.
+        println!(
+            "cargo:warning=ward: no seccomp syscall table for target arch {target_arch}; \
+             the default seccomp profile is not available"
+        );
+        std::fs::write(&bpf_path, []).expect("writing default_seccomp.bpf");
+        std::fs::write(&summary_path, "null").expect("writing summary");
+        return;
+    };
+
+    let text = std::fs::read_to_string(PROFILE)
+        .unwrap_or_else(|e| panic!("reading {PROFILE}: {e}"));
+    let json: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{PROFILE}: invalid JSON: {e}"));
+    let compiled = translate::compile_json(&json, arch)
+        .unwrap_or_else(|e| panic!("{PROFILE}: {e}"));
+
+    if !compiled.skipped_syscalls.is_empty() && arch == translate::Arch::X86_64 {
+        // On aarch64 the legacy syscalls (open, stat, fork, ...) are expected to be missing.
+        println!(
+            "cargo:warning=ward: {PROFILE}: syscalls unknown on {target_arch}, skipped: {}",
+            compiled.skipped_syscalls.join(", ")
+        );
+    }
+
+    std::fs::write(&bpf_path, translate::program_to_bytes(&compiled.program))
+        .expect("writing default_seccomp.bpf");
+    let summary = serde_json::json!({
+        "source": "ward default",
+        "default_action": compiled.default_action,
+        "syscalls_allowed": compiled.syscalls_allowed,
+        "rules": compiled.rules,
+        "instructions": compiled.program.len(),
+        "skipped_syscalls": compiled.skipped_syscalls,
+    });
+    std::fs::write(&summary_path, summary.to_string()).expect("writing summary");
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the real clients (containerd 1.6, podman 4.3 and helpers) and the
+# reference runtimes that integration/containerd.sh and integration/podman.sh
+# drive. Idempotent and quiet: does nothing when everything is installed.
+# Installing the packages does not start anything the scripts rely on: they run
+# private instances only (containerd's Debian package may start a system
+# service; the scripts never talk to it).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+pkgs=(
+  containerd        # containerd 1.6, ctr, containerd-shim-runc-v2
+  podman            # podman 4.3
+  conmon            # podman's container monitor
+  catatonit         # podman's init (--init), pulled by podman anyway
+  uidmap            # newuidmap/newgidmap
+  slirp4netns       # podman's rootless network helper (podman depends on it)
+  fuse-overlayfs    # podman storage fallback
+  busybox-static    # the test image's only binary
+  runc crun         # reference runtimes
+  util-linux        # unshare, script
+  bsdutils          # script (older layouts)
+  coreutils tar     # sha256sum, tar for the image layout
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq >/dev/null
+  # --no-install-recommends keeps netavark/aardvark/buildah etc. out; the
+  # scenarios use --network none.
+  apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    "${missing[@]}" >/dev/null
+fi
