@@ -117,3 +117,35 @@ fn console_socket_receives_a_working_pty() {
     }
     assert!(out.contains("got:hello"), "{out}");
 }
+
+#[test]
+fn pidfd_socket_receives_the_init_pidfd() {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixListener;
+
+    let env = Env::new();
+    let sock = env.dir.path().join("pidfd.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let id = env.id("pidfd");
+    let s2 = sock.clone();
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+        let mut fd = -1;
+        for c in msg.cmsgs().unwrap() {
+            if let ControlMessageOwned::ScmRights(fds) = c {
+                fd = fds[0];
+            }
+        }
+        let _ = s2;
+        std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap()
+    });
+    env.ok(&["create", "--bundle", env.bundle.to_str().unwrap(), "--pidfd-socket", sock.to_str().unwrap(), &id]);
+    let info = receiver.join().unwrap();
+    let pid = env.pid(&id);
+    assert!(info.lines().any(|l| l.starts_with("Pid:") && l.split_whitespace().nth(1) == Some(&pid.to_string())), "{info}");
+}

@@ -108,9 +108,6 @@ pub fn run(cli: Cli) -> Result<i32> {
 }
 
 fn create_opts(a: &CreateArgs, systemd: bool, detach: bool) -> create::CreateOpts {
-    if a.pidfd_socket.is_some() {
-        tracing::warn!("--pidfd-socket is not supported yet; ignored");
-    }
     if a.no_new_keyring {
         tracing::debug!("--no-new-keyring: accepted");
     }
@@ -119,6 +116,7 @@ fn create_opts(a: &CreateArgs, systemd: bool, detach: bool) -> create::CreateOpt
         bundle: a.bundle.clone(),
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
         no_pivot: a.no_pivot,
         preserve_fds: a.preserve_fds,
         systemd_cgroup: systemd,
@@ -162,6 +160,7 @@ fn exec_process(root: &StateRoot, a: ExecArgs) -> Result<i32> {
         detach: a.detach,
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
         cwd: a.cwd.clone(),
         env: a.env.clone(),
         user,

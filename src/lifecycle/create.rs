@@ -20,6 +20,7 @@ pub struct CreateOpts {
     pub bundle: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    pub pidfd_socket: Option<PathBuf>,
     pub no_pivot: bool,
     pub preserve_fds: i32,
     pub systemd_cgroup: bool,
@@ -65,6 +66,9 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         // and `exec` reads the hardened spec from there; `state` reports the
         // user's bundle from the `bundle` link.
         container.state.bundle = b.dir.clone();
+        if let (Some(sock), Some(pid)) = (&opts.pidfd_socket, container.pid()) {
+            super::pidfd::send_pidfd(sock, pid)?;
+        }
         Ok(container)
     })();
     if result.is_err() {

@@ -26,6 +26,7 @@ pub struct ExecOpts {
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
+    pub pidfd_socket: Option<PathBuf>,
     pub cwd: Option<PathBuf>,
     pub env: Vec<String>,
     pub user: Option<(u32, Option<u32>)>,
@@ -106,7 +107,11 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
     if let Some(p) = &process_file {
         let _ = std::fs::remove_file(p);
     }
-    pid
+    let pid = pid?;
+    if let Some(sock) = &opts.pidfd_socket {
+        super::pidfd::send_pidfd(sock, pid)?;
+    }
+    Ok(pid)
 }
 
 /// Reads a process.json, names its problems, and restricts its capabilities

@@ -4,6 +4,7 @@ pub mod create;
 pub mod exec;
 pub mod info;
 pub mod ops;
+pub mod pidfd;
 
 use libcontainer::container::{Container, ContainerStatus};
 
