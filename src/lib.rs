@@ -20,3 +20,4 @@ pub mod paths;
 pub mod policy;
 pub mod signal;
 pub mod specgen;
+pub mod testpoint;

@@ -40,8 +40,10 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
 
     let wdir = root.ward_dir(&opts.id);
     claim_id(&wdir, &opts.id)?;
+    crate::testpoint::reached("create:claimed");
     let result = (|| {
         prepare_ward_dir(&wdir, &opts.id, &b, built.spec)?;
+        crate::testpoint::reached("create:prepared");
         built.policy.save(&root.policy_file(&opts.id))?;
         if let Some(f) = &built.spec_filter {
             write_atomic(&root.spec_filter_file(&opts.id), f)?;
@@ -65,6 +67,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         // libcontainer records the effective bundle (ward's dir) as the bundle,
         // and `exec` reads the hardened spec from there; `state` reports the
         // user's bundle from the `bundle` link.
+        crate::testpoint::reached("create:built");
         container.state.bundle = b.dir.clone();
         if let (Some(sock), Some(pid)) = (&opts.pidfd_socket, container.pid()) {
             super::pidfd::send_pidfd(sock, pid)?;
@@ -72,7 +75,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         Ok(container)
     })();
     if result.is_err() {
-        cleanup_failed(root, &opts.id, cdir.exists());
+        cleanup_failed(root, &opts.id);
     }
     result
 }
@@ -148,18 +151,13 @@ fn is_bind(m: &oci_spec::runtime::Mount) -> bool {
             .any(|o| o == "bind" || o == "rbind")
 }
 
-/// A failed create leaves no state dir, cgroup, mount or process behind.
-fn cleanup_failed(root: &StateRoot, id: &str, had_state: bool) {
-    if had_state {
-        match Container::load(root.container_dir(id)) {
-            Ok(mut c) => {
-                if let Err(e) = c.delete(true) {
-                    tracing::warn!("cleanup of failed create {id}: {e}");
-                }
-            }
-            Err(e) => tracing::warn!("cleanup of failed create {id}: {e}"),
+/// A failed create leaves no state dir, cgroup, mount or process behind. The
+/// ID was claimed by this create, so everything under it is ours to remove.
+fn cleanup_failed(root: &StateRoot, id: &str) {
+    if let Ok(mut c) = Container::load(root.container_dir(id)) {
+        if let Err(e) = c.delete(true) {
+            tracing::warn!("cleanup of failed create {id}: {e}");
         }
-        let _ = std::fs::remove_dir_all(root.container_dir(id));
     }
-    let _ = std::fs::remove_dir_all(root.ward_dir(id));
+    super::ops::purge(root, id);
 }

@@ -79,6 +79,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
         .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
         .collect();
 
+    crate::testpoint::reached("exec:prepared");
     let executor = WardExecutor::for_exec(policy, filter);
     let mut b = ContainerBuilder::new(opts.id.clone(), SyscallType::default())
         .with_executor(executor)

@@ -18,9 +18,26 @@ pub fn load(root: &StateRoot, id: &str) -> Result<Container> {
     if !dir.join("state.json").exists() {
         return Err(WardError::NotExist(id.to_string()));
     }
-    Container::load(dir).map_err(|e| WardError::Container {
+    // libcontainer rewrites state.json in place (truncate + write), so a reader
+    // racing a writer can see it empty or cut short: retry briefly. A file torn
+    // by a crash stays unreadable; `delete --force` recovers from that.
+    let mut last = None;
+    for _ in 0..25 {
+        match Container::load(dir.clone()) {
+            Ok(c) => return Ok(c),
+            Err(libcontainer::error::LibcontainerError::State(e)) => {
+                last = Some(libcontainer::error::LibcontainerError::State(e));
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Err(e) => {
+                last = Some(e);
+                break;
+            }
+        }
+    }
+    Err(WardError::Container {
         context: format!("loading container {id}"),
-        source: e,
+        source: last.unwrap_or(libcontainer::error::LibcontainerError::NoDirectory),
     })
 }
 

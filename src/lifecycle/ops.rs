@@ -30,6 +30,7 @@ pub fn start(root: &StateRoot, id: &str) -> Result<Container> {
         }
         _ => return Err(wrong_state(&c, "cannot start, only a created container can")),
     }
+    crate::testpoint::reached("start:loaded");
     c.start().map_err(lc_err(format!("starting container {id}")))?;
     Ok(c)
 }
@@ -110,9 +111,9 @@ pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
 pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
     let mut c = match load(root, id) {
         Ok(c) => c,
-        Err(WardError::NotExist(_)) if force => {
-            // Leftovers of an interrupted create: ward's own dir only.
-            let _ = std::fs::remove_dir_all(root.ward_dir(id));
+        // Nothing, or a state torn by a crash: recover what is there.
+        Err(WardError::NotExist(_) | WardError::Container { .. }) if force => {
+            purge(root, id);
             return Ok(());
         }
         Err(e) => return Err(e),
@@ -123,6 +124,7 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
             "cannot delete a running container without --force",
         ));
     }
+    crate::testpoint::reached("delete:loaded");
     if c.status() == ContainerStatus::Created && !force {
         // runc deletes a created container by killing its init.
         c.delete(true)
@@ -130,8 +132,47 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
         c.delete(force)
     }
     .map_err(lc_err(format!("deleting container {id}")))?;
-    let _ = std::fs::remove_dir_all(root.ward_dir(id));
+    release_ward_resources(root, id);
     Ok(())
+}
+
+/// Frees what ward itself holds for a container (its dir, and anything the
+/// hardening layer set up outside libcontainer's knowledge).
+fn release_ward_resources(root: &StateRoot, id: &str) {
+    crate::hardening::cleanup(&root.ward_dir(id), id);
+    let _ = std::fs::remove_dir_all(root.ward_dir(id));
+}
+
+/// Recovers from a create that was interrupted before libcontainer saved its
+/// state (e.g. ward was SIGKILLed): kills whatever is in the container's cgroup,
+/// removes the cgroup and both state dirs. Best effort, never fails.
+pub fn purge(root: &StateRoot, id: &str) {
+    let cgroup_path = std::fs::read(root.ward_dir(id).join("config.json"))
+        .ok()
+        .and_then(|d| serde_json::from_slice::<oci_spec::runtime::Spec>(&d).ok())
+        .and_then(|s| s.linux().as_ref().and_then(|l| l.cgroups_path().clone()))
+        .unwrap_or_else(|| std::path::PathBuf::from(format!("/ward/{id}")));
+    if let Ok(m) = create_cgroup_manager(CgroupConfig {
+        cgroup_path,
+        systemd_cgroup: false,
+        container_name: id.to_string(),
+    }) {
+        let _ = m.freeze(FreezerState::Frozen);
+        for pid in m.get_all_pids().unwrap_or_default() {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+        }
+        let _ = m.freeze(FreezerState::Thawed);
+        // The killed processes must be gone before the cgroup can be removed.
+        for _ in 0..100 {
+            if m.get_all_pids().map(|p| p.is_empty()).unwrap_or(true) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = m.remove();
+    }
+    let _ = std::fs::remove_dir_all(root.container_dir(id));
+    release_ward_resources(root, id);
 }
 
 pub fn pause(root: &StateRoot, id: &str) -> Result<()> {

@@ -1,0 +1,402 @@
+#!/usr/bin/env bash
+# Real-client scenarios through containerd 1.6 and its stock runc shim
+# (io.containerd.runc.v2) with the OCI runtime given as the argument:
+#
+#   integration/containerd.sh /usr/bin/runc
+#   integration/containerd.sh target/release/ward
+#
+# Runs a private containerd (own root, state, sockets and config; never the
+# system's) inside a private mount namespace with throw-away tmpfs mounts over
+# /run/containerd (containerd 1.6 keeps shim sockets under /run/containerd/s
+# whatever its config says) and /sys/fs/cgroup/unified (crun 1.8 refuses the
+# hybrid cgroup layout; with it hidden every runtime sees plain cgroup v1).
+#
+# Most scenarios use `ctr run --runc-binary RUNTIME`; one goes through a CRI
+# runtime handler whose `BinaryName` comes from the private config.toml, built
+# from the snippet in docs/kubernetes.md.
+#
+# Prints `ok NAME` / `FAIL NAME` per scenario and `N passed, M failed`.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+
+NS=ward                                   # containerd namespace for ctr scenarios
+IMG=docker.io/library/ward-busybox:latest
+PAUSE_IMG=docker.io/library/ward-pause:latest
+
+# ---------------------------------------------------------------- outer part
+if [ "${1:-}" != --inner ]; then
+  [ "$(id -u)" = 0 ] || { echo "$0: must run as root" >&2; exit 2; }
+  RUNTIME=$(resolve_runtime "${1:-}")
+  for t in containerd ctr containerd-shim-runc-v2 unshare script busybox; do
+    command -v "$t" >/dev/null || { echo "$0: $t missing; run integration/setup.sh" >&2; exit 2; }
+  done
+  /usr/bin/python3 -c 'import grpc' 2>/dev/null || { echo "$0: python3-grpcio missing; run integration/setup.sh" >&2; exit 2; }
+
+  work=$(mktemp -d /tmp/ward-containerd.XXXXXX)
+  made_run_dir=0
+  cleanup() {
+    local pid
+    # The inner part cleans up after itself; this is for when it was killed.
+    for pid in $(cat "$work"/shim-pids "$work"/containerd.pid 2>/dev/null); do
+      kill -9 "$pid" 2>/dev/null || true
+    done
+    rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work" || true; }
+    if [ "$made_run_dir" = 1 ]; then rmdir /run/containerd 2>/dev/null || true; fi
+  }
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  # The mount point for the private tmpfs. An empty directory on the host,
+  # removed again afterwards, when there was none.
+  if [ ! -e /run/containerd ]; then mkdir -p /run/containerd; made_run_dir=1; fi
+  rc=0
+  unshare -m --propagation private "$BASH" "${BASH_SOURCE[0]}" --inner "$RUNTIME" "$work" || rc=$?
+  exit "$rc"
+fi
+
+# ---------------------------------------------------------------- inner part
+# Here: a private mount namespace; nothing mounted here is seen outside, and
+# all of it goes when the last process in it exits.
+RUNTIME=$2
+work=$3
+sock=$work/containerd.sock
+SCEN_OUT=$work/scenario.out
+CPID=""
+
+mount -t tmpfs -o mode=0711 ward-test /run/containerd
+if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+  mount -t tmpfs -o ro ward-test /sys/fs/cgroup/unified
+fi
+
+inner_cleanup() {
+  set +e
+  if [ -S "$sock" ] && [ -n "$CPID" ]; then
+    local n id
+    for n in "$NS" k8s.io; do
+      for id in $(timeout 10 ctr -a "$sock" -n "$n" task ls -q 2>/dev/null); do
+        timeout 10 ctr -a "$sock" -n "$n" task kill -s SIGKILL "$id" >/dev/null 2>&1
+        timeout 10 ctr -a "$sock" -n "$n" task delete -f "$id" >/dev/null 2>&1
+      done
+    done
+  fi
+  # Shims (and with them containers) still alive: kill by the pid they wrote.
+  cat "$work"/state/io.containerd.runtime.v2.task/*/*/shim.pid 2>/dev/null | tr ' ' '\n' >>"$work/shim-pids"
+  local pid
+  for pid in $(cat "$work/shim-pids" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+  if [ -n "$CPID" ]; then
+    kill "$CPID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$CPID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$CPID" 2>/dev/null
+    wait "$CPID" 2>/dev/null
+  fi
+  # Mounts made here vanish with the namespace; unmount the snapshot mounts
+  # anyway so that `rm -rf` outside never meets a busy directory.
+  grep -o " $work[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
+  # Container cgroups left behind by killed containers.
+  local d
+  for d in /sys/fs/cgroup/*/"$NS" /sys/fs/cgroup/*/k8s.io; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  return 0
+}
+trap inner_cleanup EXIT
+
+mkdir -p "$work"/{root,state,image,cni/bin,cni/conf,podlogs}
+
+# The runtime handler from docs/kubernetes.md, with BinaryName = the runtime
+# under test and no systemd (this machine has none).
+snippet=$(sed -n '/<!-- ward-runtime-handler:begin -->/,/<!-- ward-runtime-handler:end -->/p' "$repo/docs/kubernetes.md" |
+  sed '/^<!--/d;/^```/d')
+[ -n "$snippet" ] || { echo "no ward-runtime-handler snippet in docs/kubernetes.md" >&2; exit 2; }
+snippet=$(printf '%s\n' "$snippet" |
+  sed -e "s|^\([[:space:]]*BinaryName[[:space:]]*=\).*|\1 \"$RUNTIME\"|" \
+      -e 's|^\([[:space:]]*SystemdCgroup[[:space:]]*=\).*|\1 false|')
+
+cat >"$work/config.toml" <<EOF
+version = 2
+root = "$work/root"
+state = "$work/state"
+# Plugins that would touch host paths (/opt/containerd) or aren't needed.
+disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing"]
+
+[grpc]
+  address = "$sock"
+[ttrpc]
+  address = "$sock.ttrpc"
+[debug]
+  address = "$work/debug.sock"
+  level = "debug"
+[metrics]
+  address = ""
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMG"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$work/cni/bin"
+    conf_dir = "$work/cni/conf"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+
+$snippet
+EOF
+
+build_busybox_image "$work/image" >/dev/null
+
+containerd --config "$work/config.toml" >"$work/containerd.log" 2>&1 &
+CPID=$!
+echo "$CPID" >"$work/containerd.pid"
+for _ in $(seq 100); do
+  ctr -a "$sock" version >/dev/null 2>&1 && break
+  kill -0 "$CPID" 2>/dev/null || break
+  sleep 0.2
+done
+if ! ctr -a "$sock" version >/dev/null 2>&1; then
+  echo "containerd did not start:" >&2
+  tail -n 40 "$work/containerd.log" >&2
+  exit 1
+fi
+
+C() { timeout 60 ctr -a "$sock" -n "$NS" "$@"; }
+K() { timeout 60 ctr -a "$sock" -n k8s.io "$@"; }
+RUNC=(--runc-binary "$RUNTIME")
+# the runtime's own view of a container created by the shim (its --root)
+rt_state() { "$RUNTIME" --root "/run/containerd/runc/$1" state "$2"; }
+
+C image import "$work/image/oci.tar" >/dev/null
+K image import "$work/image/oci.tar" >/dev/null
+
+# Runtime-side evidence for a failed scenario: the containerd log lines about
+# the scenario's containers (shim and runtime errors end up there) and any
+# runtime log.json still in a bundle.
+CUR_IDS=""
+on_failure() {
+  local id f
+  for id in $CUR_IDS; do
+    grep -F "$id" "$work/containerd.log" | grep -Ev 'level=debug' | tail -n 15
+  done
+  for f in "$work"/state/io.containerd.runtime.v2.task/*/*/log.json; do
+    [ -s "$f" ] && { echo "$f:"; tail -n 15 "$f"; }
+  done
+  return 0
+}
+run_scenario() {  # NAME FN ID...
+  local name=$1 fn=$2
+  shift 2
+  CUR_IDS="$*"
+  scenario "$name" "$fn"
+  local id
+  for id in "$@"; do  # whatever the scenario left
+    C task kill -s SIGKILL "$id" >/dev/null 2>&1 || true
+    C task delete -f "$id" >/dev/null 2>&1 || true
+    C container delete "$id" >/dev/null 2>&1 || true
+  done
+}
+# wait_status ID STATUS: until `ctr task ls` shows it (RUNNING, STOPPED, PAUSED)
+wait_status() {
+  local s
+  for _ in $(seq 50); do
+    s=$(C task ls | awk -v id="$1" '$1 == id {print $3}')
+    [ "$s" = "$2" ] && return 0
+    sleep 0.2
+  done
+  echo "task $1: status [$s], wanted $2" >&2
+  return 1
+}
+
+# ---------------------------------------------------------------- scenarios
+s_run_output() {
+  local out
+  out=$(C run --rm "${RUNC[@]}" "$IMG" t-output echo hello from a container) || return 1
+  want_eq output "hello from a container" "$out"
+}
+
+s_exit_code() {
+  local rc=0
+  C run --rm "${RUNC[@]}" "$IMG" t-exit sh -c 'exit 7' || rc=$?
+  want_eq "exit status" 7 "$rc"
+}
+
+s_detached_exec_ps_kill() {
+  local id=t-detached out
+  C run -d "${RUNC[@]}" "$IMG" $id sh -c 'trap "exit 3" TERM; while :; do sleep 0.2; done' || return 1
+  wait_status $id RUNNING || return 1
+  # the task was made by the runtime under test (the shim's --root)
+  out=$(rt_state "$NS" $id) || return 1
+  want_match "runtime state" '"status": *"running"' "$out" || return 1
+  out=$(C task exec --exec-id e1 $id sh -c 'echo exec says $((6*7)); exit 0') || return 1
+  want_eq "exec output" "exec says 42" "$out" || return 1
+  local rc=0
+  C task exec --exec-id e2 $id sh -c 'exit 4' || rc=$?
+  want_eq "exec exit status" 4 "$rc" || return 1
+  out=$(C task ps $id) || return 1
+  echo "$out"
+  local pid
+  pid=$(C task ls | awk -v id=$id '$1 == id {print $2}')
+  want_match "task ps lists the init pid" "(^|[[:space:]])$pid([[:space:]]|$)" "$out" || return 1
+  C task kill $id || return 1             # SIGTERM
+  wait_status $id STOPPED || return 1
+  out=$(C task delete $id) || return 1
+  echo "$out"
+  C container delete $id || return 1
+  ! C task ls -q | grep -qx $id || fail "task still listed"
+}
+
+s_stdin() {
+  local out
+  out=$(printf 'line one\nline two\n' | C run --rm "${RUNC[@]}" "$IMG" t-stdin sh -c 'wc -l; echo done') || return 1
+  want_eq "stdin through cat" "2
+done" "$out"
+}
+
+s_tty() {
+  local out
+  out=$(script -qec "timeout 60 ctr -a $sock -n $NS run -t --rm --runc-binary $RUNTIME $IMG t-tty sh -c 'tty; stty size >/dev/null && echo tty-ok; exit 5'" /dev/null </dev/null) || true
+  out=$(printf '%s' "$out" | tr -d '\r')
+  echo "$out"
+  want_match "tty device" '^/dev/pts/[0-9]+' "$out" || return 1
+  want_match "terminal works" 'tty-ok' "$out"
+}
+
+s_pause_resume() {
+  local id=t-pause out
+  C run -d "${RUNC[@]}" "$IMG" $id sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/count; sleep 0.1; done' || return 1
+  wait_status $id RUNNING || return 1
+  C task pause $id || return 1
+  wait_status $id PAUSED || return 1
+  local a b
+  a=$(C task exec --exec-id r1 $id cat /tmp/count 2>&1) && fail "exec into a paused task worked: $a"
+  C task resume $id || return 1
+  wait_status $id RUNNING || return 1
+  a=$(C task exec --exec-id r2 $id cat /tmp/count) || return 1
+  sleep 0.5
+  b=$(C task exec --exec-id r3 $id cat /tmp/count) || return 1
+  [ "$b" -gt "$a" ] || fail "counter did not advance after resume ($a -> $b)"
+  C task kill -s SIGKILL $id || return 1
+  wait_status $id STOPPED || return 1
+  C task delete $id >/dev/null && C container delete $id
+}
+
+s_read_only() {
+  local out
+  out=$(C run --rm --read-only "${RUNC[@]}" "$IMG" t-ro sh -c 'if touch /probe 2>/dev/null; then echo writable; else echo read-only; fi') || return 1
+  want_eq "rootfs" read-only "$out"
+}
+
+s_user() {
+  # ctr 1.6 has no --user: the spec file route (ctr run --config).
+  C oci spec >"$work/user-spec.json" || return 1
+  /usr/bin/python3 - "$work/user-spec.json" <<'PY' || return 1
+import json, sys
+p = sys.argv[1]
+s = json.load(open(p))
+s["process"]["user"] = {"uid": 1000, "gid": 1000}
+json.dump(s, open(p, "w"))
+PY
+  local out
+  out=$(C run --rm --config "$work/user-spec.json" "${RUNC[@]}" "$IMG" t-user sh -c 'id -u; id -g') || return 1
+  want_eq "uid/gid" "1000
+1000" "$out"
+}
+
+s_env_cwd() {
+  local out
+  out=$(C run --rm --env WARD_TEST=some-value --cwd /tmp "${RUNC[@]}" "$IMG" t-env sh -c 'echo $WARD_TEST; pwd') || return 1
+  want_eq "env and cwd" "some-value
+/tmp" "$out"
+}
+
+s_memory_limit() {
+  local out
+  out=$(C run --rm --memory-limit 67108864 "${RUNC[@]}" "$IMG" t-mem sh -c \
+    'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max') || return 1
+  want_eq "memory limit seen in the container" 67108864 "$out"
+}
+
+s_metrics() {
+  local id=t-metrics out
+  C run -d --memory-limit 33554432 "${RUNC[@]}" "$IMG" $id sleep 1000 || return 1
+  wait_status $id RUNNING || return 1
+  # the host side of the container's cgroup (ctr's default path /NS/ID)
+  out=$(cat /sys/fs/cgroup/memory/$NS/$id/memory.limit_in_bytes 2>/dev/null ||
+        cat /sys/fs/cgroup/unified/$NS/$id/memory.max 2>/dev/null) || fail "no memory cgroup for $id"
+  want_eq "host-side memory limit" 33554432 "$out" || return 1
+  out=$(C task metrics $id) || return 1
+  echo "$out"
+  want_match "metrics show the limit" 'memory\.(limit_in_bytes|max)[[:space:]]+33554432' "$out" || return 1
+  want_match "metrics show pids" 'pids\.current[[:space:]]+[1-9]' "$out" || return 1
+  C task kill -s SIGKILL $id && wait_status $id STOPPED && C task delete $id >/dev/null && C container delete $id
+}
+
+s_broken_bundle_error() {
+  local rc=0 err
+  err=$(C run --rm "${RUNC[@]}" "$IMG" t-broken /no/such/command 2>&1 >/dev/null) || rc=$?
+  echo "$err"
+  [ "$rc" -ne 0 ] || fail "ctr run of a missing command succeeded"
+  want_match "the runtime's error reaches ctr's stderr" '/no/such/command' "$err" || return 1
+  want_match "says why" '[Nn]o such file|not found' "$err"
+}
+
+s_cri_runtime_handler() {
+  # The config-file path: CRI runtime handler "ward" from docs/kubernetes.md,
+  # BinaryName = the runtime under test.
+  local cri=("/usr/bin/python3" "$here/cri.py" "$sock") sid cid out rc=0
+  sid=$("${cri[@]}" runp ward-pod ward "$work/podlogs" run.ward.seccomp=unconfined) || return 1
+  echo "$sid" >"$work/cri-sandbox"
+  cid=$("${cri[@]}" create "$sid" ward-pod "$work/podlogs" "$IMG" c1.log -- sh -c 'echo hello from cri; exec sleep 1000') || return 1
+  echo "$cid" >"$work/cri-container"
+  "${cri[@]}" start "$cid" || return 1
+  out=$("${cri[@]}" status "$cid") || return 1
+  want_eq "container status" "RUNNING 0" "$out" || return 1
+  # made by the runtime under test, via BinaryName from config.toml
+  out=$(rt_state k8s.io "$cid") || return 1
+  want_match "runtime state" '"status": *"running"' "$out" || return 1
+  out=$(rt_state k8s.io "$sid") || return 1
+  want_match "sandbox runtime state" '"status": *"running"' "$out" || return 1
+  # pod_annotations = ["run.ward.*"] let the annotation into the OCI spec
+  grep -q '"run.ward.seccomp": *"unconfined"' "$work/state/io.containerd.runtime.v2.task/k8s.io/$cid/config.json" ||
+    fail "run.ward.seccomp annotation missing from the container's spec"
+  out=$("${cri[@]}" exec "$cid" 20 -- sh -c 'echo exec $((3+4)); exit 5') || rc=$?
+  want_eq "ExecSync output" "exec 7" "$out" || return 1
+  want_eq "ExecSync exit code" 5 "$rc" || return 1
+  for _ in $(seq 20); do grep -q 'hello from cri' "$work/podlogs/c1.log" 2>/dev/null && break; sleep 0.2; done
+  grep -q 'hello from cri' "$work/podlogs/c1.log" || fail "container log lacks its output"
+  "${cri[@]}" stopc "$cid" || return 1
+  out=$("${cri[@]}" status "$cid") || return 1
+  want_eq "stopped container status" "EXITED 137" "$out" || return 1
+  "${cri[@]}" rmc "$cid" || return 1
+  "${cri[@]}" stopp "$sid" || return 1
+  "${cri[@]}" rmp "$sid" || return 1
+  rm -f "$work/cri-sandbox" "$work/cri-container"
+}
+
+run_scenario run-output s_run_output t-output
+run_scenario exit-code s_exit_code t-exit
+run_scenario detached-exec-ps-kill-delete s_detached_exec_ps_kill t-detached
+run_scenario stdin s_stdin t-stdin
+run_scenario tty s_tty t-tty
+run_scenario pause-resume s_pause_resume t-pause
+run_scenario read-only s_read_only t-ro
+run_scenario user s_user t-user
+run_scenario env-cwd s_env_cwd t-env
+run_scenario memory-limit s_memory_limit t-mem
+run_scenario metrics s_metrics t-metrics
+run_scenario broken-bundle-error s_broken_bundle_error t-broken
+CUR_IDS=""
+scenario cri-runtime-handler-binaryname s_cri_runtime_handler
+# whatever the CRI scenario left behind
+for f in cri-container cri-sandbox; do
+  if [ -s "$work/$f" ]; then
+    id=$(cat "$work/$f")
+    /usr/bin/python3 "$here/cri.py" "$sock" "$([ $f = cri-container ] && echo rmc || echo rmp)" "$id" >/dev/null 2>&1 || true
+  fi
+done
+
+summary
