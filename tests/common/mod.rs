@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,7 +19,7 @@ pub struct Env {
     pub dir: tempfile::TempDir,
     pub root: PathBuf,
     pub bundle: PathBuf,
-    ids: RefCell<Vec<String>>,
+    ids: Mutex<Vec<String>>,
 }
 
 /// Builds a busybox root filesystem at `rootfs`.
@@ -52,7 +52,7 @@ impl Env {
             dir,
             root,
             bundle,
-            ids: RefCell::new(Vec::new()),
+            ids: Mutex::new(Vec::new()),
         };
         let out = env.ward(&["spec", "--bundle", env.bundle.to_str().unwrap()]);
         assert!(out.status.success(), "ward spec: {}", stderr(&out));
@@ -70,7 +70,7 @@ impl Env {
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
-        self.ids.borrow_mut().push(id.clone());
+        self.ids.lock().unwrap().push(id.clone());
         id
     }
 
@@ -204,7 +204,7 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        for id in self.ids.borrow().iter() {
+        for id in self.ids.lock().unwrap().iter() {
             let _ = self.cmd(&["delete", "--force", id]).output();
         }
     }
