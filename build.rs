@@ -37,12 +37,12 @@ fn main() {
         return;
     };
 
-    let text = std::fs::read_to_string(PROFILE)
-        .unwrap_or_else(|e| panic!("reading {PROFILE}: {e}"));
+    let text =
+        std::fs::read_to_string(PROFILE).unwrap_or_else(|e| panic!("reading {PROFILE}: {e}"));
     let json: serde_json::Value =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{PROFILE}: invalid JSON: {e}"));
-    let compiled = translate::compile_json(&json, arch)
-        .unwrap_or_else(|e| panic!("{PROFILE}: {e}"));
+    let compiled =
+        translate::compile_json(&json, arch).unwrap_or_else(|e| panic!("{PROFILE}: {e}"));
 
     if !compiled.skipped_syscalls.is_empty() && arch == translate::Arch::X86_64 {
         // On aarch64 the legacy syscalls (open, stat, fork, ...) are expected to be missing.

@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod paths;
 pub mod policy;
+pub mod selfprotect;
 pub mod signal;
 pub mod specgen;
 pub mod testpoint;

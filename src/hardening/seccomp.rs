@@ -133,7 +133,9 @@ fn compile_value(value: &serde_json::Value, source: &str) -> Result<CompiledFilt
         tracing::warn!(flag = %flag, "linux.seccomp.flags: not applied by ward, ignored");
     }
     if c.ignored_listener {
-        tracing::warn!("linux.seccomp.listenerPath: ward does not support seccomp notification, ignored");
+        tracing::warn!(
+            "linux.seccomp.listenerPath: ward does not support seccomp notification, ignored"
+        );
     }
     for a in &c.foreign_architectures {
         tracing::warn!(
@@ -295,12 +297,18 @@ mod tests {
         let cases = [
             (json!({"action": "SCMP_ACT_ALLOW"}), ALLOW),
             (json!({"action": "SCMP_ACT_ERRNO"}), ERRNO | EPERM),
-            (json!({"action": "SCMP_ACT_ERRNO", "errnoRet": 13}), ERRNO | 13),
+            (
+                json!({"action": "SCMP_ACT_ERRNO", "errnoRet": 13}),
+                ERRNO | 13,
+            ),
             (json!({"action": "SCMP_ACT_KILL"}), KILL_THREAD),
             (json!({"action": "SCMP_ACT_KILL_THREAD"}), KILL_THREAD),
             (json!({"action": "SCMP_ACT_KILL_PROCESS"}), KILL_PROCESS),
             (json!({"action": "SCMP_ACT_TRAP"}), TRAP),
-            (json!({"action": "SCMP_ACT_TRACE", "errnoRet": 7}), TRACE | 7),
+            (
+                json!({"action": "SCMP_ACT_TRACE", "errnoRet": 7}),
+                TRACE | 7,
+            ),
             (json!({"action": "SCMP_ACT_TRACE"}), TRACE | EPERM),
             (json!({"action": "SCMP_ACT_LOG"}), LOG),
         ];
@@ -321,15 +329,21 @@ mod tests {
             let f = compile(v);
             if want != ALLOW {
                 assert_eq!(eval(&f.program, "getpid", [0; 6]), want, "default {action}");
-                assert_eq!(eval(&f.program, "getcwd", [0; 6]), ALLOW, "default {action}");
+                assert_eq!(
+                    eval(&f.program, "getcwd", [0; 6]),
+                    ALLOW,
+                    "default {action}"
+                );
             }
         }
     }
 
     #[test]
     fn default_errno_ret() {
-        let f = compile(json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 5,
-            "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}]}));
+        let f = compile(
+            json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 5,
+            "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}]}),
+        );
         assert_eq!(eval(&f.program, "getcwd", [0; 6]), ERRNO | 5);
         assert_eq!(eval(&f.program, "getpid", [0; 6]), ALLOW);
         assert_eq!(f.summary.default_action, "SCMP_ACT_ERRNO(5)");
@@ -359,15 +373,23 @@ mod tests {
         let p = with_arg("SCMP_CMP_NE", big, None);
         assert!(!allowed(&p, big) && allowed(&p, 5) && allowed(&p, big + 1));
         let p = with_arg("SCMP_CMP_LT", big, None);
-        assert!(allowed(&p, big - 1) && allowed(&p, 7) && !allowed(&p, big) && !allowed(&p, u64::MAX));
+        assert!(
+            allowed(&p, big - 1) && allowed(&p, 7) && !allowed(&p, big) && !allowed(&p, u64::MAX)
+        );
         let p = with_arg("SCMP_CMP_LE", big, None);
         assert!(allowed(&p, big) && allowed(&p, 0) && !allowed(&p, big + 1));
         let p = with_arg("SCMP_CMP_GE", big, None);
-        assert!(allowed(&p, big) && allowed(&p, u64::MAX) && !allowed(&p, big - 1) && !allowed(&p, 6));
+        assert!(
+            allowed(&p, big) && allowed(&p, u64::MAX) && !allowed(&p, big - 1) && !allowed(&p, 6)
+        );
         let p = with_arg("SCMP_CMP_GT", big, None);
         assert!(allowed(&p, big + 1) && !allowed(&p, big) && !allowed(&p, 6));
         // (arg & value) == valueTwo
-        let p = with_arg("SCMP_CMP_MASKED_EQ", 0xff00_0000_00f0, Some(0x0100_0000_0020));
+        let p = with_arg(
+            "SCMP_CMP_MASKED_EQ",
+            0xff00_0000_00f0,
+            Some(0x0100_0000_0020),
+        );
         assert!(allowed(&p, 0x0100_0000_0020) && allowed(&p, 0x0100_0000_0f2f));
         assert!(!allowed(&p, 0x0200_0000_0020) && !allowed(&p, 0x0100_0000_0030));
         let p = with_arg("SCMP_CMP_MASKED_EQ", 0x7E02_0000, None); // valueTwo defaults to 0
@@ -418,17 +440,29 @@ mod tests {
         let f = compile(json!({"defaultAction": "SCMP_ACT_ALLOW",
             "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64"]}));
         // Foreign ABIs are killed even under an ALLOW default.
-        assert_eq!(eval_arch(&f.program, AUDIT_ARCH_I386, 20, [0; 6]), KILL_PROCESS);
+        assert_eq!(
+            eval_arch(&f.program, AUDIT_ARCH_I386, 20, [0; 6]),
+            KILL_PROCESS
+        );
         assert_eq!(eval(&f.program, "getpid", [0; 6]), ALLOW);
         if arch() == Arch::X86_64 {
             let x32 = 0x4000_0000 | nr("getpid");
-            assert_eq!(eval_arch(&f.program, arch().audit_arch(), x32, [0; 6]), KILL_PROCESS);
+            assert_eq!(
+                eval_arch(&f.program, arch().audit_arch(), x32, [0; 6]),
+                KILL_PROCESS
+            );
             // nr -1 is not an x32 syscall.
-            assert_eq!(eval_arch(&f.program, arch().audit_arch(), u32::MAX, [0; 6]), ALLOW);
+            assert_eq!(
+                eval_arch(&f.program, arch().audit_arch(), u32::MAX, [0; 6]),
+                ALLOW
+            );
         }
         let e = err_of(json!({"defaultAction": "SCMP_ACT_ALLOW",
             "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_FOO"]}));
-        assert_eq!(e, "linux.seccomp.architectures[1]: unknown architecture SCMP_ARCH_FOO");
+        assert_eq!(
+            e,
+            "linux.seccomp.architectures[1]: unknown architecture SCMP_ARCH_FOO"
+        );
     }
 
     #[test]
@@ -436,19 +470,36 @@ mod tests {
         let e = err_of(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
             {"names": ["getpid"], "action": "SCMP_ACT_ERRNO"},
             {"names": ["getpid"], "action": "SCMP_ACT_FOO"}]}));
-        assert_eq!(e, "linux.seccomp.syscalls[1].action: unknown action SCMP_ACT_FOO");
+        assert_eq!(
+            e,
+            "linux.seccomp.syscalls[1].action: unknown action SCMP_ACT_FOO"
+        );
         let e = err_of(json!({"defaultAction": "SCMP_ACT_BAR"}));
-        assert_eq!(e, "linux.seccomp.defaultAction: unknown action SCMP_ACT_BAR");
+        assert_eq!(
+            e,
+            "linux.seccomp.defaultAction: unknown action SCMP_ACT_BAR"
+        );
         let e = err_of(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
             {"names": ["getpid"], "action": "SCMP_ACT_ERRNO",
              "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_ALMOST"}]}]}));
-        assert_eq!(e, "linux.seccomp.syscalls[0].args[0].op: unknown operator SCMP_CMP_ALMOST");
+        assert_eq!(
+            e,
+            "linux.seccomp.syscalls[0].args[0].op: unknown operator SCMP_CMP_ALMOST"
+        );
         let e = err_of(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
             {"names": ["getpid"], "action": "SCMP_ACT_ERRNO",
              "args": [{"index": 6, "value": 1, "op": "SCMP_CMP_EQ"}]}]}));
-        assert!(e.starts_with("linux.seccomp.syscalls[0].args[0].index: "), "{e}");
-        let e = err_of(json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_NOPE"]}));
-        assert_eq!(e, "linux.seccomp.flags[0]: unknown flag SECCOMP_FILTER_FLAG_NOPE");
+        assert!(
+            e.starts_with("linux.seccomp.syscalls[0].args[0].index: "),
+            "{e}"
+        );
+        let e = err_of(
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_NOPE"]}),
+        );
+        assert_eq!(
+            e,
+            "linux.seccomp.flags[0]: unknown flag SECCOMP_FILTER_FLAG_NOPE"
+        );
         // Known flags are accepted (and ignored with a warning).
         compile(json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"]}));
     }
@@ -465,7 +516,10 @@ mod tests {
             "linux.seccomp.syscalls[3].action: SCMP_ACT_NOTIFY (seccomp user notification) is not supported by ward"
         );
         let e = err_of(json!({"defaultAction": "SCMP_ACT_NOTIFY"}));
-        assert!(e.starts_with("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY"), "{e}");
+        assert!(
+            e.starts_with("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -473,7 +527,10 @@ mod tests {
         let f = compile(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
             {"names": ["getpid", "no_such_syscall", "socketcall_xyz"], "action": "SCMP_ACT_ALLOW"},
             {"names": ["no_such_syscall"], "action": "SCMP_ACT_ALLOW"}]}));
-        assert_eq!(f.summary.skipped_syscalls, ["no_such_syscall", "socketcall_xyz"]);
+        assert_eq!(
+            f.summary.skipped_syscalls,
+            ["no_such_syscall", "socketcall_xyz"]
+        );
         assert_eq!(eval(&f.program, "getpid", [0; 6]), ALLOW);
         assert_eq!(f.summary.syscalls_allowed, 1);
     }
@@ -499,7 +556,7 @@ mod tests {
     fn bytes_roundtrip() {
         let f = compile(json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
             {"names": ["getpid", "fcntl"], "action": "SCMP_ACT_ALLOW",
-             "args": [{"index": 1, "value": 0x1234_5678_9abc, "op": "SCMP_CMP_GT"}]}]}));
+             "args": [{"index": 1, "value": 0x1234_5678_9abc_u64, "op": "SCMP_CMP_GT"}]}]}));
         let b = to_bytes(&f.program);
         assert_eq!(b.len(), f.program.len() * 8);
         assert_eq!(from_bytes(&b).unwrap(), f.program);
@@ -532,7 +589,10 @@ mod tests {
         assert_eq!(f.summary.skipped_syscalls, ["bogus_call"]);
         assert_eq!(f.summary.instructions, f.program.len());
         assert_eq!(eval(&f.program, "personality", [8, 0, 0, 0, 0, 0]), ALLOW);
-        assert_eq!(eval(&f.program, "clone", [0x10000000, 0, 0, 0, 0, 0]), ERRNO | EPERM);
+        assert_eq!(
+            eval(&f.program, "clone", [0x10000000, 0, 0, 0, 0, 0]),
+            ERRNO | EPERM
+        );
 
         let notify: LinuxSeccomp = serde_json::from_value(json!({
             "defaultAction": "SCMP_ACT_ALLOW",
@@ -563,16 +623,60 @@ mod tests {
     fn baseline_denies_what_it_must() {
         let p = baseline().unwrap().program;
         let denied = [
-            "keyctl", "add_key", "request_key", "mount", "umount2", "pivot_root", "unshare",
-            "setns", "bpf", "io_uring_setup", "io_uring_enter", "io_uring_register",
-            "userfaultfd", "perf_event_open", "open_by_handle_at", "name_to_handle_at",
-            "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kexec_load",
-            "kexec_file_load", "init_module", "finit_module", "delete_module", "quotactl",
-            "quotactl_fd", "vmsplice", "swapon", "swapoff", "reboot", "acct", "lookup_dcookie",
-            "fsopen", "fsmount", "open_tree", "move_mount", "fsconfig", "fspick",
-            "mount_setattr", "open_tree_attr", "clock_settime", "settimeofday", "adjtimex",
-            "clock_adjtime", "syslog", "process_madvise", "kcmp", "fanotify_init", "iopl",
-            "ioperm", "modify_ldt", "memfd_secret", "sethostname",
+            "keyctl",
+            "add_key",
+            "request_key",
+            "mount",
+            "umount2",
+            "pivot_root",
+            "unshare",
+            "setns",
+            "bpf",
+            "io_uring_setup",
+            "io_uring_enter",
+            "io_uring_register",
+            "userfaultfd",
+            "perf_event_open",
+            "open_by_handle_at",
+            "name_to_handle_at",
+            "ptrace",
+            "process_vm_readv",
+            "process_vm_writev",
+            "pidfd_getfd",
+            "kexec_load",
+            "kexec_file_load",
+            "init_module",
+            "finit_module",
+            "delete_module",
+            "quotactl",
+            "quotactl_fd",
+            "vmsplice",
+            "swapon",
+            "swapoff",
+            "reboot",
+            "acct",
+            "lookup_dcookie",
+            "fsopen",
+            "fsmount",
+            "open_tree",
+            "move_mount",
+            "fsconfig",
+            "fspick",
+            "mount_setattr",
+            "open_tree_attr",
+            "clock_settime",
+            "settimeofday",
+            "adjtimex",
+            "clock_adjtime",
+            "syslog",
+            "process_madvise",
+            "kcmp",
+            "fanotify_init",
+            "iopl",
+            "ioperm",
+            "modify_ldt",
+            "memfd_secret",
+            "sethostname",
         ];
         for name in denied {
             let Some(n) = arch().syscall_nr(name) else {
@@ -588,21 +692,49 @@ mod tests {
         let thread_flags = 0x3d0f00u64; // CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM|SETTLS|PARENT_SETTID|CHILD_CLEARTID
         assert_eq!(eval(&p, "clone", [thread_flags, 0, 0, 0, 0, 0]), ALLOW);
         assert_eq!(eval(&p, "clone", [0x01200011, 0, 0, 0, 0, 0]), ALLOW); // glibc fork()
-        for ns in [0x20000u64, 0x0400_0000, 0x0800_0000, 0x1000_0000, 0x2000_0000, 0x4000_0000, 0x0200_0000] {
-            assert_eq!(eval(&p, "clone", [ns | 0x11, 0, 0, 0, 0, 0]), ERRNO | EPERM, "{ns:#x}");
+        for ns in [
+            0x20000u64,
+            0x0400_0000,
+            0x0800_0000,
+            0x1000_0000,
+            0x2000_0000,
+            0x4000_0000,
+            0x0200_0000,
+        ] {
+            assert_eq!(
+                eval(&p, "clone", [ns | 0x11, 0, 0, 0, 0, 0]),
+                ERRNO | EPERM,
+                "{ns:#x}"
+            );
         }
         // personality: only Docker's safe values.
         for v in [0u64, 8, 0x20000, 0x20008, 0xffff_ffff] {
             assert_eq!(eval(&p, "personality", [v, 0, 0, 0, 0, 0]), ALLOW, "{v:#x}");
         }
         for v in [0x0040000u64, 0x0400000, 0x0040008] {
-            assert_eq!(eval(&p, "personality", [v, 0, 0, 0, 0, 0]), ERRNO | EPERM, "{v:#x}");
+            assert_eq!(
+                eval(&p, "personality", [v, 0, 0, 0, 0, 0]),
+                ERRNO | EPERM,
+                "{v:#x}"
+            );
         }
-        for name in ["execve", "execveat", "getpid", "openat", "mmap", "futex", "rseq", "epoll_pwait"] {
+        for name in [
+            "execve",
+            "execveat",
+            "getpid",
+            "openat",
+            "mmap",
+            "futex",
+            "rseq",
+            "epoll_pwait",
+        ] {
             assert_eq!(eval(&p, name, [0; 6]), ALLOW, "{name}");
         }
         assert_eq!(eval_arch(&p, AUDIT_ARCH_I386, 1, [0; 6]), KILL_PROCESS);
-        assert_eq!(eval_arch(&p, arch().audit_arch(), 1000, [0; 6]), ERRNO | ENOSYS);
+        assert_eq!(
+            eval_arch(&p, arch().audit_arch(), 1000, [0; 6]),
+            ERRNO | ENOSYS
+        );
     }
 
     #[test]
@@ -705,6 +837,59 @@ mod tests {
         assert_eq!(code, 0, "child check {code} failed");
     }
 
+    /// Ordinary programs run under the baseline: shells, coreutils, busybox,
+    /// Perl and Python (threads, subprocesses, sockets), where present.
+    #[test]
+    fn baseline_runs_ordinary_programs() {
+        use std::os::unix::process::CommandExt;
+        let base = baseline().unwrap().program;
+        let dir = std::env::temp_dir().join(format!("ward-seccomp-{}", std::process::id()));
+        let script = r#"
+            set -e
+            d="$WARD_TMP"
+            mkdir -p "$d/sub" && echo hello > "$d/sub/f" && ln -s f "$d/sub/l"
+            test "$(cat "$d/sub/l")" = hello
+            ls -la "$d/sub" | sort > /dev/null
+            chmod 600 "$d/sub/f" && touch "$d/sub/f" && mv "$d/sub/f" "$d/sub/g"
+            grep -q '^Seccomp:[[:space:]]*2' /proc/self/status
+            if command -v busybox >/dev/null; then busybox sh -c 'busybox ls / >/dev/null && busybox ps >/dev/null'; fi
+            if command -v perl >/dev/null; then perl -e 'my $p = fork; exit 0 unless $p; waitpid($p, 0); exit $?'; fi
+            if command -v bash >/dev/null; then bash -c 'x=$(echo sub | tr a-z A-Z); [ "$x" = SUB ]; sleep 0.01 & wait'; fi
+            if command -v python3 >/dev/null; then python3 -c '
+import os, socket, subprocess, threading, tempfile, time
+r = []
+t = [threading.Thread(target=lambda: r.append(sum(range(1000)))) for _ in range(4)]
+[x.start() for x in t]; [x.join() for x in t]
+assert len(r) == 4
+assert subprocess.run(["true"]).returncode == 0
+a, b = socket.socketpair(); a.send(b"x"); assert b.recv(1) == b"x"
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); s.close()
+os.urandom(16); time.monotonic(); tempfile.TemporaryFile().write(b"y")
+' ; fi
+            rm -rf "$d"
+        "#;
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.args(["-c", script]).env("WARD_TMP", &dir);
+        // SAFETY: the pre-exec hook only makes raw syscalls.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                install(&base).map_err(std::io::Error::other)
+            });
+        }
+        let out = cmd.output().expect("running /bin/sh under the baseline");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            out.status.success(),
+            "status {:?}\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     #[test]
     fn stacked_spec_filter_applies() {
         let base = baseline().unwrap();
@@ -712,7 +897,9 @@ mod tests {
             {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}));
         let bytes = to_bytes(&spec.program);
         let code = in_child(move || {
-            let Ok(prog) = from_bytes(&bytes) else { return 100 };
+            let Ok(prog) = from_bytes(&bytes) else {
+                return 100;
+            };
             if install(&base.program).is_err() || install(&prog).is_err() {
                 return 101;
             }

@@ -34,6 +34,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     if cdir.exists() {
         return Err(WardError::Exists(opts.id.clone()));
     }
+    check_parent_dir("--pid-file", opts.pid_file.as_deref())?;
     let b = bundle::load(&opts.bundle)?;
     let relaxations = relax::collect(b.spec.annotations().as_ref())?;
     let built = policy::build(&b.spec, relaxations)?;
@@ -160,4 +161,22 @@ fn cleanup_failed(root: &StateRoot, id: &str) {
         }
     }
     super::ops::purge(root, id);
+}
+
+/// The file a flag names must be creatable: its directory has to exist. (runc
+/// fails the same way; checking first means nothing is created.)
+pub fn check_parent_dir(flag: &str, path: Option<&Path>) -> Result<()> {
+    let Some(p) = path else { return Ok(()) };
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        return Err(WardError::Invalid(format!(
+            "{flag} {}: directory {} does not exist",
+            p.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
 }

@@ -37,6 +37,7 @@ pub struct ExecOpts {
 }
 
 pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
+    super::create::check_parent_dir("--pid-file", opts.pid_file.as_deref())?;
     let c = load(root, &opts.id)?;
     match c.status() {
         ContainerStatus::Running | ContainerStatus::Created => {}

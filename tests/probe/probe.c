@@ -53,7 +53,11 @@ int main(int argc, char **argv) {
     if (!strcmp(w, "io_uring_setup")) return report(syscall(SYS_io_uring_setup, 1, NULL));
     if (!strcmp(w, "userfaultfd")) return report(syscall(SYS_userfaultfd, 0));
     if (!strcmp(w, "perf_event_open")) return report(syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0));
-    if (!strcmp(w, "open_by_handle_at")) return report(syscall(SYS_open_by_handle_at, AT_FDCWD, NULL, 0));
+    if (!strcmp(w, "open_by_handle_at")) {
+        /* a well-formed but guessed handle: only privilege decides */
+        struct { unsigned int bytes; int type; unsigned char h[8]; } fh = {8, 1, {2, 0, 0, 0, 0, 0, 0, 0}};
+        return report(syscall(SYS_open_by_handle_at, AT_FDCWD, &fh, O_RDONLY));
+    }
     if (!strcmp(w, "ptrace")) return report(syscall(SYS_ptrace, 0x4206 /*SEIZE*/, 1, 0, 0));
     if (!strcmp(w, "getpid")) return report(getpid());
     if (!strcmp(w, "nr1000")) return report(syscall(1000));

@@ -176,7 +176,10 @@ impl Arch {
     }
 
     pub fn syscall_nr(self, name: &str) -> Option<u32> {
-        self.table().iter().find(|(n, _)| *n == name).map(|&(_, nr)| nr)
+        self.table()
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, nr)| nr)
     }
 
     /// The highest syscall number the table knows.
@@ -454,7 +457,10 @@ fn parse_entry(v: &Value, base: &str) -> Result<Entry, TranslateError> {
         names.push(as_str(n, &format!("{base}.name"))?.to_string());
     }
     if names.is_empty() {
-        return Err(err(format!("{base}.names"), "must name at least one syscall"));
+        return Err(err(
+            format!("{base}.names"),
+            "must name at least one syscall",
+        ));
     }
 
     let f_action = format!("{base}.action");
@@ -476,7 +482,10 @@ fn parse_entry(v: &Value, base: &str) -> Result<Entry, TranslateError> {
             let o = a.as_object().ok_or_else(|| err(&f, "expected an object"))?;
             let get = |k: &str| o.get(k).filter(|v| !v.is_null());
             let f_index = format!("{f}.index");
-            let index = as_u64(get("index").ok_or_else(|| err(&f_index, "missing"))?, &f_index)?;
+            let index = as_u64(
+                get("index").ok_or_else(|| err(&f_index, "missing"))?,
+                &f_index,
+            )?;
             if index > 5 {
                 return Err(err(
                     f_index,
@@ -484,7 +493,10 @@ fn parse_entry(v: &Value, base: &str) -> Result<Entry, TranslateError> {
                 ));
             }
             let f_value = format!("{f}.value");
-            let value = as_u64(get("value").ok_or_else(|| err(&f_value, "missing"))?, &f_value)?;
+            let value = as_u64(
+                get("value").ok_or_else(|| err(&f_value, "missing"))?,
+                &f_value,
+            )?;
             let value_two = match get("valueTwo") {
                 Some(v) => as_u64(v, &format!("{f}.valueTwo"))?,
                 None => 0,
@@ -575,9 +587,7 @@ pub fn compile_profile(profile: &Profile, arch: Arch) -> Result<Compiled, Transl
         // Conditions: ANDed in one rule unless an index repeats (then ORed, as runc).
         let mut conds = Vec::new();
         for (j, a) in entry.args.iter().enumerate() {
-            conds.push(
-                condition(a).map_err(|e| err(format!("{field}.args[{j}]"), e.to_string()))?,
-            );
+            conds.push(condition(a).map_err(|e| err(format!("{field}.args[{j}]"), e.to_string()))?);
         }
         let mut seen = BTreeSet::new();
         let repeated = entry.args.iter().any(|a| !seen.insert(a.index));
@@ -680,11 +690,9 @@ pub fn compile_profile(profile: &Profile, arch: Arch) -> Result<Compiled, Transl
             arch.target(),
         )
         .map_err(|e| err(base, format!("compiling the {what} rules: {e}")))?;
-        let code: BpfProgram = filter
-            .try_into()
-            .map_err(|e: seccompiler::BackendError| {
-                err(base, format!("compiling the {what} rules: {e}"))
-            })?;
+        let code: BpfProgram = filter.try_into().map_err(|e: seccompiler::BackendError| {
+            err(base, format!("compiling the {what} rules: {e}"))
+        })?;
         // seccompiler starts every program with its own 3-instruction arch check
         // (ours is above); drop it, and check that it is what we expect.
         let expected_prologue = [

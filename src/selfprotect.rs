@@ -1,0 +1,89 @@
+//! CVE-2019-5736 defence: the ward process that enters a container must not be
+//! reachable as a writable file through /proc/<pid>/exe. Before create, run or
+//! exec, ward re-executes itself from a sealed memfd copy of its binary, unless
+//! the binary already sits on a read-only mount (then nothing can write it).
+
+use std::ffi::CString;
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+const MARK: &str = "_WARD_SEALED";
+
+/// Returns only if no re-exec was needed or possible; on success the process
+/// image is replaced. Failure to protect is an error: running unprotected into
+/// a container is what the CVE exploited.
+pub fn ensure_sealed() -> Result<(), String> {
+    if std::env::var_os(MARK).is_some() {
+        // SAFETY: single-threaded at this point of main; removes our own marker
+        // so the container's processes never see it.
+        unsafe { std::env::remove_var(MARK) };
+        return Ok(());
+    }
+    if on_readonly_mount() {
+        return Ok(());
+    }
+    let memfd = sealed_copy()?;
+    let args: Vec<CString> = std::env::args_os()
+        .map(|a| CString::new(a.into_encoded_bytes()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| "argument contains a NUL byte".to_string())?;
+    let mut env: Vec<CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut kv = k.into_encoded_bytes();
+            kv.push(b'=');
+            kv.extend(v.into_encoded_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
+    env.push(CString::new(format!("{MARK}=1")).map_err(|e| e.to_string())?);
+    let Err(e) = nix::unistd::fexecve(memfd.as_raw_fd(), &args, &env);
+    Err(format!("re-executing from a sealed copy: {e}"))
+}
+
+fn on_readonly_mount() -> bool {
+    nix::sys::statvfs::statvfs("/proc/self/exe")
+        .map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+        .unwrap_or(false)
+}
+
+fn sealed_copy() -> Result<OwnedFd, String> {
+    let name = c"ward";
+    // SAFETY: memfd_create with a static name and flags; returns a new fd or -1.
+    let fd = unsafe {
+        libc::memfd_create(
+            name.as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if fd < 0 {
+        return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: fd is new and owned here.
+    let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut exe = std::fs::File::open("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
+    let len = exe.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut copied: u64 = 0;
+    // copy_file_range/sendfile keep the copy in the kernel.
+    while copied < len {
+        // SAFETY: both fds are valid; null offsets use the file positions.
+        let n = unsafe {
+            libc::sendfile(memfd.as_raw_fd(), exe.as_raw_fd(), std::ptr::null_mut(), (len - copied) as usize)
+        };
+        if n <= 0 {
+            break;
+        }
+        copied += n as u64;
+    }
+    if copied < len {
+        // Fallback for filesystems where sendfile does not apply.
+        let mut buf = Vec::new();
+        exe.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+        nix::unistd::write(&memfd, &buf[copied as usize..]).map_err(|e| e.to_string())?;
+    }
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: fcntl on a valid fd with an int argument.
+    if unsafe { libc::fcntl(memfd.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
+        return Err(format!("sealing: {}", std::io::Error::last_os_error()));
+    }
+    Ok(memfd)
+}
