@@ -72,11 +72,20 @@ pub fn parse_signal(s: &str) -> Result<i32> {
             Err(unknown())
         }
     };
+    // RTMIN counts up ("RTMIN+3"), RTMAX counts down ("RTMAX-1").
     if let Some(rest) = name.strip_prefix("RTMIN") {
-        return rt(RTMIN, rest.strip_prefix('+').unwrap_or(rest), 1);
+        return match rest.strip_prefix('+') {
+            Some(n) => rt(RTMIN, n, 1),
+            None if rest.is_empty() => rt(RTMIN, "", 1),
+            None => Err(unknown()),
+        };
     }
     if let Some(rest) = name.strip_prefix("RTMAX") {
-        return rt(RTMAX, rest.strip_prefix('-').unwrap_or(rest), -1);
+        return match rest.strip_prefix('-') {
+            Some(n) => rt(RTMAX, n, -1),
+            None if rest.is_empty() => rt(RTMAX, "", -1),
+            None => Err(unknown()),
+        };
     }
     Err(unknown())
 }

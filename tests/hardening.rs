@@ -129,6 +129,7 @@ fn exec_runs_under_the_same_filters() {
     env.with_probe();
     env.edit(|c| {
         c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]});
+        c["process"]["capabilities"]["ambient"] = json!([]);
     });
     let id = env.id("execsec");
     env.start(&id);

@@ -4,6 +4,7 @@ pub mod capabilities;
 pub mod landlock;
 pub mod rootfs;
 pub mod seccomp;
+pub mod userns;
 
 /// Releases what the hardening layer holds for a container outside
 /// libcontainer's knowledge (called at delete and by crash recovery).
