@@ -52,6 +52,8 @@ pub enum WardError {
     Seccomp(#[from] crate::hardening::seccomp::SeccompError),
     #[error(transparent)]
     Landlock(#[from] crate::hardening::landlock::LandlockError),
+    #[error(transparent)]
+    Userns(#[from] crate::hardening::userns::UsernsError),
 }
 
 pub type Result<T> = std::result::Result<T, WardError>;

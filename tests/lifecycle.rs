@@ -223,7 +223,7 @@ fn list_and_ps_formats() {
     let table = env.ok(&["ps", &a]);
     assert!(table.lines().next().unwrap().contains("PID"));
     assert!(table.lines().skip(1).any(|l| l.contains("sleep 1000")), "{table}");
-    let custom = env.ok(&["ps", &a, "-o", "pid,comm"]);
+    let custom = env.ok(&["ps", &a, "-e", "-o", "pid,comm"]);
     assert!(custom.contains("sleep"), "{custom}");
 }
 

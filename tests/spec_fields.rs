@@ -100,6 +100,8 @@ fn namespaces_joined_by_path() {
                 n["path"] = format!("/proc/{pid}/ns/net").into();
             }
         }
+        // the joined namespaces belong to the first container's user namespace
+        ns.push(serde_json::json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
         c.as_object_mut().unwrap().remove("hostname");
     });
     env2.args(&["sh", "-c", "hostname; readlink /proc/self/ns/net"]);

@@ -81,6 +81,9 @@ const POOL_USER: &str = "ward";
 /// A range of host ids reserved for one container: container ids
 /// `0..size` map onto host uids `host_uid..host_uid+size` and host gids
 /// `host_gid..host_gid+size`.
+/// Where, inside ward's per-container dir, the id-mapped rootfs is mounted.
+pub const ROOTFS_MOUNT: &str = "rootfs-idmapped";
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct IdRange {
     pub slot: u32,

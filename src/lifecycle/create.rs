@@ -12,6 +12,7 @@ use crate::error::{io_err, lc_err, Result, WardError};
 use crate::executor::WardExecutor;
 use crate::fsutil::write_atomic;
 use crate::paths::StateRoot;
+use crate::hardening::userns;
 use crate::policy::{self, relax};
 
 #[derive(Debug, Default, Clone)]
@@ -37,13 +38,35 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     check_parent_dir("--pid-file", opts.pid_file.as_deref())?;
     let b = bundle::load(&opts.bundle)?;
     let relaxations = relax::collect(b.spec.annotations().as_ref())?;
-    let built = policy::build(&b.spec, relaxations)?;
+    // Check the spec's own mappings before anything is claimed.
+    userns::validate_spec_mappings(&b.spec)?;
 
     let wdir = root.ward_dir(&opts.id);
     claim_id(&wdir, &opts.id)?;
     crate::testpoint::reached("create:claimed");
     let result = (|| {
-        prepare_ward_dir(&wdir, &opts.id, &b, built.spec)?;
+        let range = if policy::wants_default_userns(&b.spec, &relaxations) {
+            Some(userns::allocate(&opts.id)?)
+        } else {
+            None
+        };
+        let mut built = policy::build(&b.spec, relaxations, range.clone())?;
+        if let Some(r) = &range {
+            crate::hardening::userns_compat::adapt(&mut built.spec, &wdir, r)?;
+        }
+        // Container root owns its image's files through an id-mapped mount,
+        // never by chowning them.
+        let rootfs = match &range {
+            Some(r) => {
+                let target = wdir.join(userns::ROOTFS_MOUNT);
+                std::fs::create_dir(&target)
+                    .map_err(io_err(format!("creating {}", target.display())))?;
+                userns::idmapped_rootfs(&b.rootfs, &target, r)?;
+                target
+            }
+            None => b.rootfs.clone(),
+        };
+        prepare_ward_dir(&wdir, &opts.id, &b, &rootfs, built.spec)?;
         crate::testpoint::reached("create:prepared");
         built.policy.save(&root.policy_file(&opts.id))?;
         if let Some(f) = &built.spec_filter {
@@ -103,6 +126,7 @@ fn prepare_ward_dir(
     wdir: &Path,
     id: &str,
     b: &bundle::Bundle,
+    rootfs: &Path,
     mut spec: oci_spec::runtime::Spec,
 ) -> Result<()> {
     if let Some(mut linux) = spec.linux().clone() {
@@ -123,7 +147,7 @@ fn prepare_ward_dir(
         spec.set_linux(Some(linux));
     }
     if let Some(mut r) = spec.root().clone() {
-        r.set_path(b.rootfs.clone());
+        r.set_path(rootfs.to_path_buf());
         spec.set_root(Some(r));
     }
     if let Some(mut mounts) = spec.mounts().clone() {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{io_err, Result, WardError};
 use crate::hardening::capabilities::{self, CapSets};
 use crate::hardening::landlock::{self, LandlockPolicy};
-use crate::hardening::{rootfs, seccomp};
+use crate::hardening::{rootfs, seccomp, userns};
 use relax::{Layer, Relaxations};
 
 /// A container whose spec sets no pids limit gets this one, so a fork bomb
@@ -42,7 +42,20 @@ pub struct Policy {
     pub landlock: Option<LandlockPolicy>,
     /// The PR 1241 object from the annotation, applied stacked on ward's own.
     pub landlock_spec: Option<String>,
+    pub userns: UsernsPolicy,
     pub relaxations: Vec<relax::Relaxation>,
+}
+
+/// Which user namespace the container runs in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum UsernsPolicy {
+    /// ward's default: a private range from the pool, rootfs id-mapped.
+    Ward { range: userns::IdRange },
+    /// The spec brought its own user namespace (mappings or a path).
+    Spec,
+    /// `run.ward.userns=host`: host ids, no user namespace.
+    Host,
 }
 
 /// The outcome of building a policy: the policy, the spec libcontainer should
@@ -53,9 +66,20 @@ pub struct Built {
     pub spec_filter: Option<Vec<u8>>,
 }
 
-pub fn build(spec: &Spec, relaxations: Relaxations) -> Result<Built> {
+/// Builds the policy. `range` is the id range allocated for ward's default user
+/// namespace (None when the spec brings its own or the layer is relaxed).
+pub fn build(spec: &Spec, relaxations: Relaxations, range: Option<userns::IdRange>) -> Result<Built> {
     let mut spec = spec.clone();
     let relaxed = |l| relaxations.has(l);
+    userns::validate_spec_mappings(&spec)?;
+    let userns_policy = match range {
+        Some(r) => {
+            userns::apply_to_spec(&mut spec, &r);
+            UsernsPolicy::Ward { range: r }
+        }
+        None if userns::spec_has_userns(&spec) => UsernsPolicy::Spec,
+        None => UsernsPolicy::Host,
+    };
 
     // seccomp is ward's own: compile the spec's profile now (errors name the
     // field), and keep it away from libcontainer, which would only warn about it.
@@ -135,6 +159,7 @@ pub fn build(spec: &Spec, relaxations: Relaxations) -> Result<Built> {
             pids_limit,
             landlock,
             landlock_spec: relaxations.landlock_spec.clone(),
+            userns: userns_policy,
             relaxations: relaxations.list,
         },
         spec,
@@ -175,4 +200,9 @@ impl Policy {
 /// Is Landlock available at all? For reports.
 pub fn landlock_abi() -> Option<u8> {
     landlock::abi()
+}
+
+/// Whether ward should give this container its own user namespace.
+pub fn wants_default_userns(spec: &Spec, relaxations: &Relaxations) -> bool {
+    !relaxations.has(Layer::Userns) && !userns::spec_has_userns(spec)
 }

@@ -127,6 +127,20 @@ impl Posture {
         let _ = writeln!(s, "no_new_privs:     {}", on_off(p.no_new_privs));
         let _ = writeln!(
             s,
+            "user namespace:   {}",
+            match &p.userns {
+                super::UsernsPolicy::Ward { range } => format!(
+                    "ward default: 0-{} -> host uid {} gid {} (rootfs id-mapped)",
+                    range.size - 1,
+                    range.host_uid,
+                    range.host_gid
+                ),
+                super::UsernsPolicy::Spec => "from the spec's mappings".to_string(),
+                super::UsernsPolicy::Host => "HOST ids (relaxed)".to_string(),
+            }
+        );
+        let _ = writeln!(
+            s,
             "rootfs:           {}",
             if p.rootfs_readonly {
                 format!("read-only (scratch tmpfs: {})", p.scratch_mounts.join(" "))

@@ -180,6 +180,9 @@ impl Env {
     pub fn bind_dir(&self, name: &str, dest: &str) -> PathBuf {
         let host = self.dir.path().join(name);
         std::fs::create_dir_all(&host).unwrap();
+        // container root is an unprivileged host uid under ward's default user
+        // namespace: the shared directory must be writable by it.
+        std::fs::set_permissions(&host, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
         let h = host.to_str().unwrap().to_string();
         let d = dest.to_string();
         self.edit(|c| {
