@@ -34,8 +34,8 @@ pub fn load(dir: &Path) -> Result<Bundle> {
         )));
     }
     let text = std::fs::read(&cfg).map_err(|e| cfg_err(format!("cannot read: {e}")))?;
-    let spec: Spec = serde_json::from_slice(&text)
-        .map_err(|e| cfg_err(format!("invalid config: {e}")))?;
+    let spec: Spec =
+        serde_json::from_slice(&text).map_err(|e| cfg_err(format!("invalid config: {e}")))?;
     validate(&spec).map_err(cfg_err)?;
 
     let root = spec
@@ -119,10 +119,7 @@ fn validate(spec: &Spec) -> std::result::Result<(), String> {
             let mut seen = std::collections::HashSet::new();
             for n in ns {
                 if !seen.insert(n.typ()) {
-                    return Err(format!(
-                        "linux.namespaces: {:?} listed twice",
-                        n.typ()
-                    ));
+                    return Err(format!("linux.namespaces: {:?} listed twice", n.typ()));
                 }
                 if let Some(p) = n.path() {
                     if !p.is_absolute() {

@@ -39,8 +39,9 @@ pub enum WardError {
     #[error("{context}: {source}")]
     Container {
         context: String,
+        // Boxed: libcontainer's error is large and every Result carries it.
         #[source]
-        source: libcontainer::error::LibcontainerError,
+        source: Box<libcontainer::error::LibcontainerError>,
     },
     #[error("{context}: {source}")]
     Cgroup {
@@ -67,5 +68,8 @@ pub(crate) fn lc_err(
     context: impl Into<String>,
 ) -> impl FnOnce(libcontainer::error::LibcontainerError) -> WardError {
     let context = context.into();
-    move |source| WardError::Container { context, source }
+    move |source| WardError::Container {
+        context,
+        source: Box::new(source),
+    }
 }

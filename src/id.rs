@@ -48,7 +48,18 @@ mod tests {
     #[test]
     fn rejects_hostile_ids() {
         let long = "a".repeat(MAX_ID_LEN + 1);
-        for id in ["", ".", "..", "a/b", "../x", "a..b", "a b", "a\0b", "é", long.as_str()] {
+        for id in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../x",
+            "a..b",
+            "a b",
+            "a\0b",
+            "é",
+            long.as_str(),
+        ] {
             assert!(validate_id(id).is_err(), "{id:?}");
         }
     }

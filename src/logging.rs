@@ -43,14 +43,11 @@ impl Sink {
     pub fn write(&self, level: &Level, msg: &str) {
         let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let line = match self.format {
-            Format::Json => serde_json::json!({"level": level_name(level), "msg": msg, "time": time})
-                .to_string(),
-            Format::Text => format!(
-                "time={:?} level={} msg={:?}",
-                time,
-                level_name(level),
-                msg
-            ),
+            Format::Json => {
+                serde_json::json!({"level": level_name(level), "msg": msg, "time": time})
+                    .to_string()
+            }
+            Format::Text => format!("time={:?} level={} msg={:?}", time, level_name(level), msg),
         };
         if let Ok(mut o) = self.out.lock() {
             let _ = writeln!(o, "{line}");

@@ -49,25 +49,27 @@ fn on_readonly_mount() -> bool {
 fn sealed_copy() -> Result<OwnedFd, String> {
     let name = c"ward";
     // SAFETY: memfd_create with a static name and flags; returns a new fd or -1.
-    let fd = unsafe {
-        libc::memfd_create(
-            name.as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
     }
     // SAFETY: fd is new and owned here.
     let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut exe = std::fs::File::open("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
+    let mut exe =
+        std::fs::File::open("/proc/self/exe").map_err(|e| format!("/proc/self/exe: {e}"))?;
     let len = exe.metadata().map(|m| m.len()).unwrap_or(0);
     let mut copied: u64 = 0;
     // copy_file_range/sendfile keep the copy in the kernel.
     while copied < len {
         // SAFETY: both fds are valid; null offsets use the file positions.
         let n = unsafe {
-            libc::sendfile(memfd.as_raw_fd(), exe.as_raw_fd(), std::ptr::null_mut(), (len - copied) as usize)
+            libc::sendfile(
+                memfd.as_raw_fd(),
+                exe.as_raw_fd(),
+                std::ptr::null_mut(),
+                (len - copied) as usize,
+            )
         };
         if n <= 0 {
             break;

@@ -34,10 +34,19 @@ fn malformed_and_invalid_config() {
     env.edit(|c| c["ociVersion"] = "2.0.0".into());
     create_fails(&env, &env.id("ver"), "ociVersion");
     std::fs::write(&cfg, &good).unwrap();
-    env.edit(|c| c["mounts"].as_array_mut().unwrap().push(serde_json::json!({"destination": "rel/path", "type": "tmpfs", "source": "tmpfs"})));
+    env.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            serde_json::json!({"destination": "rel/path", "type": "tmpfs", "source": "tmpfs"}),
+        )
+    });
     create_fails(&env, &env.id("relmnt"), "mounts[");
     std::fs::write(&cfg, &good).unwrap();
-    env.edit(|c| c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "bogus"})));
+    env.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "bogus"}))
+    });
     create_fails(&env, &env.id("badns"), "invalid");
     std::fs::write(&cfg, &good).unwrap();
     env.edit(|c| c["process"]["args"] = serde_json::json!([]));
@@ -53,26 +62,50 @@ fn missing_or_symlinked_rootfs_and_bundle() {
     std::os::unix::fs::symlink(&real, env.bundle.join("linkfs")).unwrap();
     env.edit(|c| c["root"]["path"] = "linkfs".into());
     create_fails(&env, &env.id("linkroot"), "symlink");
-    let out = env.ward(&["create", "--bundle", "/nonexistent/bundle", &env.id("nobundle")]);
+    let out = env.ward(&[
+        "create",
+        "--bundle",
+        "/nonexistent/bundle",
+        &env.id("nobundle"),
+    ]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("/nonexistent/bundle"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("/nonexistent/bundle"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn hostile_ids() {
     let env = Env::new();
     let long = "a".repeat(2000);
-    for id in ["", "..", "a/b", "../../etc", "a b", "x;y", "ü", long.as_str()] {
+    for id in [
+        "",
+        "..",
+        "a/b",
+        "../../etc",
+        "a b",
+        "x;y",
+        "ü",
+        long.as_str(),
+    ] {
         let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), id]);
         assert!(!out.status.success(), "{id:?}");
-        assert!(stderr(&out).contains("invalid container ID"), "{id:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("invalid container ID"),
+            "{id:?}: {}",
+            stderr(&out)
+        );
         for cmd in ["state", "start", "delete", "kill"] {
             let out = env.ward(&[cmd, id]);
             assert!(!out.status.success(), "{cmd} {id:?}");
         }
     }
     // nothing at all was created in the state root
-    let entries: Vec<_> = std::fs::read_dir(&env.root).map(|r| r.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    let entries: Vec<_> = std::fs::read_dir(&env.root)
+        .map(|r| r.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
     assert!(entries.iter().all(|e| e == "@ward"), "{entries:?}");
 }
 
@@ -98,7 +131,12 @@ fn duplicate_id_and_wrong_state() {
 #[test]
 fn unknown_flags_and_commands() {
     let env = Env::new();
-    for args in [vec!["create", "--bogus", "x"], vec!["frobnicate"], vec!["kill"], vec!["list", "--format", "yaml"]] {
+    for args in [
+        vec!["create", "--bogus", "x"],
+        vec!["frobnicate"],
+        vec!["kill"],
+        vec!["list", "--format", "yaml"],
+    ] {
         let out = env.ward(&args);
         assert!(!out.status.success(), "{args:?}");
         assert!(!stderr(&out).is_empty());

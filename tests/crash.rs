@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 fn spawn(env: &Env, args: &[&str], pause_at: Option<&str>) -> std::process::Child {
     let mut c: Command = env.cmd(args);
-    c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    c.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
     if let Some(p) = pause_at {
         c.env("WARD_TEST_PAUSE_AT", p);
     }
@@ -73,7 +74,11 @@ fn kill_at_each_step_then_recover() {
 fn kill_after_a_sweep_of_delays() {
     let env = Env::new();
     let bundle = env.bundle.to_str().unwrap().to_string();
-    let steps: u64 = if std::env::var("WARD_LONG_TESTS").is_ok() { 60 } else { 15 };
+    let steps: u64 = if std::env::var("WARD_LONG_TESTS").is_ok() {
+        60
+    } else {
+        15
+    };
     for i in 0..steps {
         let id = env.id("sweep");
         let mut child = spawn(&env, &["run", "-d", "--bundle", &bundle, &id], None);

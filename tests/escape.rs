@@ -29,7 +29,9 @@ fn runtime_binary_is_sealed_during_exec() {
     }
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     assert!(exe.to_string_lossy().starts_with("/memfd:ward"), "{exe:?}");
-    let w = std::fs::OpenOptions::new().write(true).open(format!("/proc/{pid}/exe"));
+    let w = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/proc/{pid}/exe"));
     assert!(w.is_err(), "the runtime image is writable");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -56,7 +58,8 @@ fn no_leaked_fds_and_no_cwd_through_proc_fd() {
         let out = env.run(&id);
         let o = stdout(&out);
         assert!(
-            !out.status.success() || !(o.contains("ward-test") || o.contains("boot") || o.contains("usr")),
+            !out.status.success()
+                || !(o.contains("ward-test") || o.contains("boot") || o.contains("usr")),
             "cwd /proc/self/fd/{n} reached the host: {o}"
         );
     }
@@ -72,7 +75,11 @@ fn symlinked_mount_destination_stays_inside_rootfs() {
     std::fs::write(target.join("marker"), "host").unwrap();
     let rootfs = env.bundle.join("rootfs");
     std::os::unix::fs::symlink(&target, rootfs.join("evil")).unwrap();
-    std::os::unix::fs::symlink("../../../../../../../../../..".to_string() + target.to_str().unwrap(), rootfs.join("evil2")).unwrap();
+    std::os::unix::fs::symlink(
+        "../../../../../../../../../..".to_string() + target.to_str().unwrap(),
+        rootfs.join("evil2"),
+    )
+    .unwrap();
     env.edit(|c| {
         let m = c["mounts"].as_array_mut().unwrap();
         m.push(json!({"destination": "/evil", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}));
@@ -82,10 +89,24 @@ fn symlinked_mount_destination_stays_inside_rootfs() {
     let id = env.id("symlink");
     let _ = env.run(&id);
     let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!host_mounts.contains(target.to_str().unwrap()), "mounted on the host target");
-    let entries: Vec<_> = std::fs::read_dir(&target).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert_eq!(entries, vec!["marker"], "the host directory was written through the symlink");
-    assert_eq!(std::fs::read_to_string(target.join("marker")).unwrap(), "host");
+    assert!(
+        !host_mounts.contains(target.to_str().unwrap()),
+        "mounted on the host target"
+    );
+    let entries: Vec<_> = std::fs::read_dir(&target)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(
+        entries,
+        vec!["marker"],
+        "the host directory was written through the symlink"
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("marker")).unwrap(),
+        "host"
+    );
 }
 
 /// CVE-2025-31133 family: an image whose /dev/null is a symlink to a host-ish
@@ -98,7 +119,11 @@ fn fake_dev_null_in_image_does_not_redirect_masking() {
     let dev = env.bundle.join("rootfs/dev");
     std::os::unix::fs::symlink(&victim, dev.join("null")).unwrap();
     std::os::unix::fs::symlink(&victim, dev.join("console")).unwrap();
-    env.args(&["sh", "-c", "wc -c < /proc/keys; echo gotcha > /dev/null; stat -c %t:%T /dev/null"]);
+    env.args(&[
+        "sh",
+        "-c",
+        "wc -c < /proc/keys; echo gotcha > /dev/null; stat -c %t:%T /dev/null",
+    ]);
     let id = env.id("fakenull");
     let out = env.run(&id);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -123,7 +148,10 @@ fn cgroup_release_agent_unreachable() {
         let out = env.run(&id);
         let o = stdout(&out);
         assert!(o.contains("done"), "{o} {}", stderr(&out));
-        assert!(!o.contains("WROTE") && !o.contains("MOUNTED"), "relaxed={relax}: {o}");
+        assert!(
+            !o.contains("WROTE") && !o.contains("MOUNTED"),
+            "relaxed={relax}: {o}"
+        );
     }
 }
 
@@ -153,13 +181,21 @@ fn exec_inheritable_set_is_empty() {
     let id = env.id("inh");
     env.start(&id);
     let out = env.exec(&id, &["grep", "CapInh", "/proc/self/status"]);
-    assert!(stdout(&out).contains("0000000000000000"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("0000000000000000"),
+        "{}",
+        stdout(&out)
+    );
     let p = env.dir.path().join("p.json");
     std::fs::write(&p, json!({"args": ["grep", "CapInh", "/proc/self/status"], "cwd": "/", "user": {"uid": 0, "gid": 0},
         "capabilities": {"bounding": ["CAP_KILL", "CAP_SYS_ADMIN"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"], "inheritable": ["CAP_KILL", "CAP_SYS_ADMIN"]}}).to_string()).unwrap();
     let out = env.ward(&["exec", "--process", p.to_str().unwrap(), &id]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).contains("0000000000000000"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("0000000000000000"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 /// Hostile --pid-file and --console-socket paths give a clear error and
@@ -168,13 +204,27 @@ fn exec_inheritable_set_is_empty() {
 fn hostile_pid_file_and_console_socket() {
     let env = Env::new();
     let id = env.id("pidfile");
-    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), "--pid-file", "/nonexistent-dir/x/pid", &id]);
+    let out = env.ward(&[
+        "create",
+        "--bundle",
+        env.bundle.to_str().unwrap(),
+        "--pid-file",
+        "/nonexistent-dir/x/pid",
+        &id,
+    ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("pid"), "{}", stderr(&out));
     env.assert_gone(&id);
     env.edit(|c| c["process"]["terminal"] = true.into());
     let id = env.id("consock");
-    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), "--console-socket", "/etc/passwd", &id]);
+    let out = env.ward(&[
+        "create",
+        "--bundle",
+        env.bundle.to_str().unwrap(),
+        "--console-socket",
+        "/etc/passwd",
+        &id,
+    ]);
     assert!(!out.status.success());
     env.assert_gone(&id);
     let _ = std::fs::OpenOptions::new().mode(0o600);

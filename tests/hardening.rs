@@ -11,7 +11,10 @@ fn bits(caps: &[u32]) -> u64 {
 
 fn status_of(out: &str, key: &str) -> String {
     out.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")).map(|v| v.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix(&format!("{key}:"))
+                .map(|v| v.trim().to_string())
+        })
         .unwrap_or_default()
 }
 
@@ -19,7 +22,12 @@ fn run_sh(env: &Env, name: &str, script: &str) -> String {
     env.args(&["sh", "-c", script]);
     let id = env.id(name);
     let out = env.run(&id);
-    assert!(out.status.success(), "{name}: {}\n{}", stderr(&out), stdout(&out));
+    assert!(
+        out.status.success(),
+        "{name}: {}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
     stdout(&out)
 }
 
@@ -36,16 +44,36 @@ fn status_shows_seccomp_nnp_and_minimal_caps() {
     assert_eq!(status_of(&out, "NoNewPrivs"), "1");
     // CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE SYS_CHROOT AUDIT_WRITE
     let minimal = bits(&[0, 1, 3, 4, 5, 6, 7, 8, 10, 18, 29]);
-    assert_eq!(u64::from_str_radix(&status_of(&out, "CapEff"), 16).unwrap(), minimal, "{out}");
-    assert_eq!(u64::from_str_radix(&status_of(&out, "CapBnd"), 16).unwrap(), minimal);
-    assert_eq!(u64::from_str_radix(&status_of(&out, "CapInh"), 16).unwrap(), 0);
-    assert_eq!(u64::from_str_radix(&status_of(&out, "CapAmb"), 16).unwrap(), 0);
+    assert_eq!(
+        u64::from_str_radix(&status_of(&out, "CapEff"), 16).unwrap(),
+        minimal,
+        "{out}"
+    );
+    assert_eq!(
+        u64::from_str_radix(&status_of(&out, "CapBnd"), 16).unwrap(),
+        minimal
+    );
+    assert_eq!(
+        u64::from_str_radix(&status_of(&out, "CapInh"), 16).unwrap(),
+        0
+    );
+    assert_eq!(
+        u64::from_str_radix(&status_of(&out, "CapAmb"), 16).unwrap(),
+        0
+    );
 }
 
 #[test]
 fn dangerous_caps_in_the_spec_are_dropped() {
     let env = Env::new();
-    let all = json!(["CAP_SYS_ADMIN", "CAP_NET_RAW", "CAP_SYS_PTRACE", "CAP_MKNOD", "CAP_CHOWN", "CAP_KILL"]);
+    let all = json!([
+        "CAP_SYS_ADMIN",
+        "CAP_NET_RAW",
+        "CAP_SYS_PTRACE",
+        "CAP_MKNOD",
+        "CAP_CHOWN",
+        "CAP_KILL"
+    ]);
     env.edit(|c| {
         for set in ["bounding", "effective", "permitted", "inheritable"] {
             c["process"]["capabilities"][set] = all.clone();
@@ -54,19 +82,41 @@ fn dangerous_caps_in_the_spec_are_dropped() {
     });
     let out = run_sh(&env, "caps", "cat /proc/self/status");
     let want = bits(&[0, 5]);
-    assert_eq!(u64::from_str_radix(&status_of(&out, "CapEff"), 16).unwrap(), want, "{out}");
-    assert_eq!(u64::from_str_radix(&status_of(&out, "CapBnd"), 16).unwrap(), want);
-    assert_eq!(u64::from_str_radix(&status_of(&out, "CapInh"), 16).unwrap(), 0);
+    assert_eq!(
+        u64::from_str_radix(&status_of(&out, "CapEff"), 16).unwrap(),
+        want,
+        "{out}"
+    );
+    assert_eq!(
+        u64::from_str_radix(&status_of(&out, "CapBnd"), 16).unwrap(),
+        want
+    );
+    assert_eq!(
+        u64::from_str_radix(&status_of(&out, "CapInh"), 16).unwrap(),
+        0
+    );
     // relaxed: the spec's sets as given
     env.annotate("run.ward.caps", "spec");
     let out = run_sh(&env, "capsrelaxed", "cat /proc/self/status");
     let eff = u64::from_str_radix(&status_of(&out, "CapEff"), 16).unwrap();
-    assert!(eff & (1 << 21) != 0, "SYS_ADMIN granted when relaxed: {out}");
+    assert!(
+        eff & (1 << 21) != 0,
+        "SYS_ADMIN granted when relaxed: {out}"
+    );
 }
 
 const DENIED: &[&str] = &[
-    "keyctl", "add_key", "unshare-user", "unshare-ns", "mount", "bpf", "io_uring_setup",
-    "userfaultfd", "perf_event_open", "open_by_handle_at", "ptrace",
+    "keyctl",
+    "add_key",
+    "unshare-user",
+    "unshare-ns",
+    "mount",
+    "bpf",
+    "io_uring_setup",
+    "userfaultfd",
+    "perf_event_open",
+    "open_by_handle_at",
+    "ptrace",
 ];
 
 #[test]
@@ -77,10 +127,16 @@ fn default_seccomp_denies_attack_surface_and_allows_work() {
         + "echo getpid=$(probe getpid); echo nr1000=$(probe nr1000); echo write=$(probe write /tmp/f)";
     let out = run_sh(&env, "seccomp", &script);
     for s in DENIED {
-        assert!(out.contains(&format!("{s}=EPERM")), "{s} should be EPERM: {out}");
+        assert!(
+            out.contains(&format!("{s}=EPERM")),
+            "{s} should be EPERM: {out}"
+        );
     }
     assert!(out.contains("getpid=ok"), "{out}");
-    assert!(out.contains("nr1000=ENOSYS"), "newer syscalls get ENOSYS: {out}");
+    assert!(
+        out.contains("nr1000=ENOSYS"),
+        "newer syscalls get ENOSYS: {out}"
+    );
     assert!(out.contains("write=ok"), "{out}");
 
     // the same probes with seccomp relaxed: keyctl, io_uring_setup and unshare are back
@@ -120,7 +176,10 @@ fn spec_profile_is_stacked_with_actions_and_args() {
     assert!(out.contains("prio1=EPERM"), "{out}");
     // the spec allows everything by default, but cannot loosen ward's baseline
     assert!(out.contains("keyctl=EPERM"), "{out}");
-    assert!(out.contains("mkdir-exit=159"), "KILL_PROCESS gives SIGSYS (128+31): {out}");
+    assert!(
+        out.contains("mkdir-exit=159"),
+        "KILL_PROCESS gives SIGSYS (128+31): {out}"
+    );
 }
 
 #[test]
@@ -140,10 +199,22 @@ fn exec_runs_under_the_same_filters() {
     assert_eq!(status_of(&o, "Seccomp_filters"), "2", "{o}");
     assert_eq!(status_of(&o, "NoNewPrivs"), "1");
     assert_eq!(status_of(&o, "CapInh"), "0000000000000000");
-    assert!(o.contains("keyctl=EPERM") && o.contains("getcwd=EACCES"), "{o}");
+    assert!(
+        o.contains("keyctl=EPERM") && o.contains("getcwd=EACCES"),
+        "{o}"
+    );
     // --cap cannot add a capability ward never grants
-    let out = env.ward(&["exec", "--cap", "CAP_SYS_ADMIN", &id, "grep", "CapEff", "/proc/self/status"]);
-    let eff = u64::from_str_radix(status_of(&stdout(&out), "CapEff").as_str(), 16).unwrap_or(u64::MAX);
+    let out = env.ward(&[
+        "exec",
+        "--cap",
+        "CAP_SYS_ADMIN",
+        &id,
+        "grep",
+        "CapEff",
+        "/proc/self/status",
+    ]);
+    let eff =
+        u64::from_str_radix(status_of(&stdout(&out), "CapEff").as_str(), 16).unwrap_or(u64::MAX);
     assert_eq!(eff & (1 << 21), 0, "{}", stdout(&out));
 }
 
@@ -186,10 +257,18 @@ fn host_abstract_socket_unreachable_from_host_network_container() {
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
         ns.retain(|n| n["type"] != "network");
     });
-    let out = run_sh(&env, "abstract", &format!("echo connect=$(probe connect-abstract {name})"));
+    let out = run_sh(
+        &env,
+        "abstract",
+        &format!("echo connect=$(probe connect-abstract {name})"),
+    );
     assert!(out.contains("connect=EPERM"), "{out}");
     env.annotate("run.ward.landlock", "off");
-    let out = run_sh(&env, "abstractoff", &format!("echo connect=$(probe connect-abstract {name})"));
+    let out = run_sh(
+        &env,
+        "abstractoff",
+        &format!("echo connect=$(probe connect-abstract {name})"),
+    );
     assert!(out.contains("connect=ok"), "{out}");
 }
 
@@ -213,10 +292,17 @@ fn inspect_reports_every_layer_and_relaxations() {
     let env = Env::new();
     let id = env.id("inspect");
     env.start(&id);
-    let r: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", "--format", "json", &id])).unwrap();
+    let r: serde_json::Value =
+        serde_json::from_str(&env.ok(&["inspect", "--format", "json", &id])).unwrap();
     let p = &r["policy"];
     assert_eq!(p["seccomp"]["baseline"], true, "{r}");
-    assert!(p["seccomp"]["baseline_summary"]["syscalls_allowed"].as_u64().unwrap() > 100, "{r}");
+    assert!(
+        p["seccomp"]["baseline_summary"]["syscalls_allowed"]
+            .as_u64()
+            .unwrap()
+            > 100,
+        "{r}"
+    );
     assert_eq!(p["no_new_privs"], true);
     assert_eq!(p["rootfs_readonly"], true);
     assert!(p["landlock"].is_object());
@@ -225,7 +311,15 @@ fn inspect_reports_every_layer_and_relaxations() {
     assert_eq!(r["live"]["seccomp_mode"], "2");
     assert_eq!(r["live"]["no_new_privs"], "1");
     let text = env.ok(&["inspect", &id]);
-    for k in ["seccomp:", "capabilities:", "no_new_privs:", "rootfs:", "landlock:", "masked paths:", "relaxations:      none"] {
+    for k in [
+        "seccomp:",
+        "capabilities:",
+        "no_new_privs:",
+        "rootfs:",
+        "landlock:",
+        "masked paths:",
+        "relaxations:      none",
+    ] {
         assert!(text.contains(k), "{k}: {text}");
     }
     env.ok(&["delete", "-f", &id]);
@@ -235,11 +329,19 @@ fn inspect_reports_every_layer_and_relaxations() {
     let id = env.id("inspect2");
     let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]);
     assert!(out.status.success());
-    assert!(stderr(&out).contains("relaxed"), "a warning names the relaxation: {}", stderr(&out));
-    let r: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", "-f", "json", &id])).unwrap();
+    assert!(
+        stderr(&out).contains("relaxed"),
+        "a warning names the relaxation: {}",
+        stderr(&out)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&env.ok(&["inspect", "-f", "json", &id])).unwrap();
     assert_eq!(r["policy"]["seccomp"]["baseline"], false);
     assert!(r["policy"]["landlock"].is_null());
-    assert_eq!(r["policy"]["rootfs_readonly"], true, "only the asked layers are off");
+    assert_eq!(
+        r["policy"]["rootfs_readonly"], true,
+        "only the asked layers are off"
+    );
     assert_eq!(r["policy"]["relaxations"].as_array().unwrap().len(), 2);
 }
 
@@ -252,11 +354,19 @@ fn host_config_relaxes_every_container() {
     env.edit(|c| c["root"]["readonly"] = false.into());
     env.args(&["probe", "write", "/x"]);
     let id = env.id("hostcfg");
-    let out = env.cmd(&["run", "--bundle", env.bundle.to_str().unwrap(), &id]).env("WARD_CONFIG", &cfg).output().unwrap();
+    let out = env
+        .cmd(&["run", "--bundle", env.bundle.to_str().unwrap(), &id])
+        .env("WARD_CONFIG", &cfg)
+        .output()
+        .unwrap();
     assert_eq!(stdout(&out), "ok\n", "{}", stderr(&out));
     std::fs::write(&cfg, "[relax]\nrootfs = \"sometimes\"\n").unwrap();
     let id = env.id("hostcfgbad");
-    let out = env.cmd(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]).env("WARD_CONFIG", &cfg).output().unwrap();
+    let out = env
+        .cmd(&["create", "--bundle", env.bundle.to_str().unwrap(), &id])
+        .env("WARD_CONFIG", &cfg)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("config.toml"), "{}", stderr(&out));
     env.assert_gone(&id);
@@ -267,11 +377,31 @@ fn bad_policy_input_is_rejected_at_create() {
     let env = Env::new();
     let good = std::fs::read(env.bundle.join("config.json")).unwrap();
     let cases: Vec<(&str, serde_json::Value, &str)> = vec![
-        ("ann", json!({"annotations": {"run.ward.secomp": "unconfined"}}), "run.ward.secomp"),
-        ("act", json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_FOO"}}}), "SCMP_ACT_FOO"),
-        ("op", json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_BOGUS"}]}]}}}), "SCMP_CMP_BOGUS"),
-        ("arch", json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]}}}), "SCMP_ARCH_VAX"),
-        ("ll", json!({"annotations": {"run.ward.landlock.spec": "{not json"}}), "run.ward.landlock.spec"),
+        (
+            "ann",
+            json!({"annotations": {"run.ward.secomp": "unconfined"}}),
+            "run.ward.secomp",
+        ),
+        (
+            "act",
+            json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_FOO"}}}),
+            "SCMP_ACT_FOO",
+        ),
+        (
+            "op",
+            json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_BOGUS"}]}]}}}),
+            "SCMP_CMP_BOGUS",
+        ),
+        (
+            "arch",
+            json!({"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]}}}),
+            "SCMP_ARCH_VAX",
+        ),
+        (
+            "ll",
+            json!({"annotations": {"run.ward.landlock.spec": "{not json"}}),
+            "run.ward.landlock.spec",
+        ),
     ];
     for (name, patch, want) in cases {
         std::fs::write(env.bundle.join("config.json"), &good).unwrap();

@@ -9,9 +9,7 @@ fn every_hook_kind_runs_in_order_with_state() {
     let env = Env::new();
     let host = env.bind_dir("hooks", "/hooks");
     let h = host.to_str().unwrap().to_string();
-    let hook = |name: &str, dir: &str| {
-        json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {dir}/{name}.json; echo {name} >> {dir}/order")], "timeout": 5})
-    };
+    let hook = |name: &str, dir: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("umask 000; cat > {dir}/{name}.json; echo {name} >> {dir}/order")], "timeout": 5});
     env.edit(|c| {
         c["hooks"] = json!({
             "createRuntime": [hook("createRuntime", &h)],
@@ -33,17 +31,32 @@ fn every_hook_kind_runs_in_order_with_state() {
     let got: Vec<&str> = order.lines().collect();
     // prestart runs with createRuntime (runc); the spec orders createRuntime,
     // createContainer before start; startContainer, then the workload; poststart after start; poststop at delete.
-    let pos = |n: &str| got.iter().position(|x| *x == n).unwrap_or_else(|| panic!("{n} missing: {got:?}"));
+    let pos = |n: &str| {
+        got.iter()
+            .position(|x| *x == n)
+            .unwrap_or_else(|| panic!("{n} missing: {got:?}"))
+    };
     assert!(pos("createRuntime") < pos("createContainer"), "{got:?}");
-    assert!(pos("prestart") < pos("createContainer") || pos("prestart") < pos("startContainer"), "{got:?}");
+    assert!(
+        pos("prestart") < pos("createContainer") || pos("prestart") < pos("startContainer"),
+        "{got:?}"
+    );
     assert!(pos("createContainer") < pos("startContainer"), "{got:?}");
-    assert!(pos("startContainer") < pos("workload") || pos("startContainer") < pos("poststart"), "{got:?}");
+    assert!(
+        pos("startContainer") < pos("workload") || pos("startContainer") < pos("poststart"),
+        "{got:?}"
+    );
     assert_eq!(got.last(), Some(&"poststop"), "{got:?}");
     for n in ["createRuntime", "prestart", "poststart", "poststop"] {
-        let st: serde_json::Value = serde_json::from_slice(&std::fs::read(host.join(format!("{n}.json"))).unwrap()).unwrap();
+        let st: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(host.join(format!("{n}.json"))).unwrap())
+                .unwrap();
         assert_eq!(st["id"], id.as_str(), "{n}: {st}");
         assert!(st["status"].is_string(), "{n}: {st}");
-        assert!(st["pid"].as_i64().unwrap_or(0) > 0 || n == "poststop", "{n}: {st}");
+        assert!(
+            st["pid"].as_i64().unwrap_or(0) > 0 || n == "poststop",
+            "{n}: {st}"
+        );
     }
 }
 
@@ -51,7 +64,8 @@ fn every_hook_kind_runs_in_order_with_state() {
 fn failing_hook_fails_create_and_leaves_nothing() {
     let env = Env::new();
     env.edit(|c| {
-        c["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]});
+        c["hooks"] =
+            json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]});
     });
     let id = env.id("badhook");
     let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]);
@@ -78,7 +92,7 @@ fn hanging_hook_times_out() {
 fn console_socket_receives_a_working_pty() {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     use std::io::{Read, Write};
-    use std::os::fd::{FromRawFd, AsRawFd};
+    use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::unix::net::UnixListener;
 
     let env = Env::new();
@@ -87,12 +101,25 @@ fn console_socket_receives_a_working_pty() {
     let sock = env.dir.path().join("console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let id = env.id("console");
-    env.ok(&["create", "--bundle", env.bundle.to_str().unwrap(), "--console-socket", sock.to_str().unwrap(), &id]);
+    env.ok(&[
+        "create",
+        "--bundle",
+        env.bundle.to_str().unwrap(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+    ]);
     let (conn, _) = listener.accept().unwrap();
     let mut buf = [0u8; 256];
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
     let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .unwrap();
     let mut fd = None;
     for c in msg.cmsgs().unwrap() {
         if let ControlMessageOwned::ScmRights(fds) = c {
@@ -108,11 +135,16 @@ fn console_socket_receives_a_working_pty() {
         let n = master.read(&mut buf).unwrap_or(0);
         out.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
-    assert!(out.contains("/dev/pts/") || out.contains("/dev/console"), "{out}");
+    assert!(
+        out.contains("/dev/pts/") || out.contains("/dev/console"),
+        "{out}"
+    );
     master.write_all(b"hello\n").unwrap();
     while !out.contains("got:hello") && t.elapsed().as_secs() < 10 {
         let n = master.read(&mut buf).unwrap_or(0);
-        if n == 0 { break; }
+        if n == 0 {
+            break;
+        }
         out.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     assert!(out.contains("got:hello"), "{out}");
@@ -134,7 +166,13 @@ fn pidfd_socket_receives_the_init_pidfd() {
         let mut buf = [0u8; 64];
         let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(conn.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+        let msg = recvmsg::<()>(
+            conn.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        )
+        .unwrap();
         let mut fd = -1;
         for c in msg.cmsgs().unwrap() {
             if let ControlMessageOwned::ScmRights(fds) = c {
@@ -144,7 +182,14 @@ fn pidfd_socket_receives_the_init_pidfd() {
         let _ = s2;
         std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap()
     });
-    env.ok(&["create", "--bundle", env.bundle.to_str().unwrap(), "--pidfd-socket", sock.to_str().unwrap(), &id]);
+    env.ok(&[
+        "create",
+        "--bundle",
+        env.bundle.to_str().unwrap(),
+        "--pidfd-socket",
+        sock.to_str().unwrap(),
+        &id,
+    ]);
     let info = receiver.join().unwrap();
     let pid = env.pid(&id);
     assert!(info.lines().any(|l| l.starts_with("Pid:") && l.split_whitespace().nth(1) == Some(&pid.to_string())), "{info}");

@@ -20,19 +20,36 @@ fn create_start_kill_delete_with_state_fields() {
     assert_eq!(st["status"], "created");
     assert_eq!(st["id"], id.as_str());
     assert!(st["ociVersion"].as_str().unwrap().starts_with("1."));
-    assert_eq!(st["bundle"], env.bundle.canonicalize().unwrap().to_str().unwrap());
+    assert_eq!(
+        st["bundle"],
+        env.bundle.canonicalize().unwrap().to_str().unwrap()
+    );
     assert!(st["rootfs"].as_str().unwrap().ends_with("rootfs"));
     assert!(!st["created"].as_str().unwrap().is_empty());
     let pid = st["pid"].as_i64().unwrap() as i32;
     assert!(pid > 0);
-    let filepid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    let filepid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert_eq!(filepid, pid);
     // Not yet started: the workload has not exec'd, so comm is not sleep.
-    assert_ne!(std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim(), "sleep");
+    assert_ne!(
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap()
+            .trim(),
+        "sleep"
+    );
 
     env.ok(&["start", &id]);
     assert_eq!(env.status(&id), "running");
-    assert_eq!(std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim(), "sleep");
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap()
+            .trim(),
+        "sleep"
+    );
 
     // start twice is an error
     let out = env.ward(&["start", &id]);
@@ -90,7 +107,13 @@ fn run_detached_and_keep() {
 
     env.args(&["true"]);
     let id = env.id("keep");
-    env.ok(&["run", "--keep", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    env.ok(&[
+        "run",
+        "--keep",
+        "--bundle",
+        env.bundle.to_str().unwrap(),
+        &id,
+    ]);
     assert_eq!(env.status(&id), "stopped");
     env.ok(&["delete", &id]);
 }
@@ -100,13 +123,23 @@ fn kill_accepts_names_numbers_and_rt_signals() {
     let env = Env::new();
     // pid 1 of a pid namespace ignores signals it has no handler for (except
     // KILL), so the workload traps the others and exits on them.
-    env.args(&["sh", "-c", "trap 'exit 0' TERM USR1 37 64; while true; do sleep 0.05; done"]);
-    for sig in ["9", "KILL", "SIGKILL", "sigterm", "15", "USR1", "37", "RTMIN+3", "SIGRTMAX"] {
+    env.args(&[
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM USR1 37 64; while true; do sleep 0.05; done",
+    ]);
+    for sig in [
+        "9", "KILL", "SIGKILL", "sigterm", "15", "USR1", "37", "RTMIN+3", "SIGRTMAX",
+    ] {
         let id = env.id("kill");
         env.start(&id);
         let pid = env.pid(&id);
         let t = std::time::Instant::now();
-        while proc_status(pid, "SigCgt").trim_start_matches('0').is_empty() && t.elapsed().as_secs() < 5 {
+        while proc_status(pid, "SigCgt")
+            .trim_start_matches('0')
+            .is_empty()
+            && t.elapsed().as_secs() < 5
+        {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         env.ok(&["kill", &id, sig]);
@@ -128,10 +161,20 @@ fn kill_accepts_names_numbers_and_rt_signals() {
     // kill of a stopped container: "container not running"
     env.args(&["true"]);
     let id = env.id("killstop");
-    env.ok(&["run", "--keep", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    env.ok(&[
+        "run",
+        "--keep",
+        "--bundle",
+        env.bundle.to_str().unwrap(),
+        &id,
+    ]);
     let out = env.ward(&["kill", &id, "9"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("container not running"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("container not running"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -150,13 +193,21 @@ fn kill_all_reaches_every_process() {
     env.wait_status(&id, "stopped");
     for p in before {
         let st = proc_status(p as i32, "State");
-        assert!(st.is_empty() || st.starts_with('Z'), "pid {p} still alive: {st}");
+        assert!(
+            st.is_empty() || st.starts_with('Z'),
+            "pid {p} still alive: {st}"
+        );
     }
 }
 
 fn pids(env: &Env, id: &str) -> Vec<i64> {
-    let v: serde_json::Value = serde_json::from_str(&env.ok(&["ps", "--format", "json", id])).unwrap();
-    v.as_array().unwrap().iter().map(|p| p.as_i64().unwrap()).collect()
+    let v: serde_json::Value =
+        serde_json::from_str(&env.ok(&["ps", "--format", "json", id])).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_i64().unwrap())
+        .collect()
 }
 
 #[test]
@@ -209,20 +260,35 @@ fn list_and_ps_formats() {
     assert_eq!(ids, want);
     let table = env.ok(&["list"]);
     let header = table.lines().next().unwrap();
-    assert!(header.starts_with("ID") && header.contains("PID") && header.contains("STATUS") && header.contains("BUNDLE"));
-    assert!(table.lines().any(|l| l.starts_with(&a) && l.contains("running")));
-    assert!(table.lines().any(|l| l.starts_with(&b) && l.contains("created")));
-    let json: serde_json::Value = serde_json::from_str(&env.ok(&["list", "--format", "json"])).unwrap();
+    assert!(
+        header.starts_with("ID")
+            && header.contains("PID")
+            && header.contains("STATUS")
+            && header.contains("BUNDLE")
+    );
+    assert!(table
+        .lines()
+        .any(|l| l.starts_with(&a) && l.contains("running")));
+    assert!(table
+        .lines()
+        .any(|l| l.starts_with(&b) && l.contains("created")));
+    let json: serde_json::Value =
+        serde_json::from_str(&env.ok(&["list", "--format", "json"])).unwrap();
     let arr = json.as_array().unwrap();
     assert_eq!(arr.len(), 2);
-    assert!(arr.iter().any(|c| c["id"] == a.as_str() && c["status"] == "running"));
+    assert!(arr
+        .iter()
+        .any(|c| c["id"] == a.as_str() && c["status"] == "running"));
 
     let pid = env.pid(&a);
     let ps: serde_json::Value = serde_json::from_str(&env.ok(&["ps", "-f", "json", &a])).unwrap();
     assert_eq!(ps, serde_json::json!([pid]));
     let table = env.ok(&["ps", &a]);
     assert!(table.lines().next().unwrap().contains("PID"));
-    assert!(table.lines().skip(1).any(|l| l.contains("sleep 1000")), "{table}");
+    assert!(
+        table.lines().skip(1).any(|l| l.contains("sleep 1000")),
+        "{table}"
+    );
     let custom = env.ok(&["ps", &a, "-e", "-o", "pid,comm"]);
     assert!(custom.contains("sleep"), "{custom}");
 }
@@ -235,7 +301,19 @@ fn exec_args_env_cwd_user_and_process_file() {
     let out = env.exec(&id, &["sh", "-c", "echo $FOO; pwd; id -u; id -g; exit 3"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert_eq!(stdout(&out), "\n/\n0\n0\n");
-    let out = env.ward(&["exec", "--env", "FOO=bar", "--cwd", "/tmp", "--user", "1000:1001", &id, "sh", "-c", "echo $FOO; pwd; id -u; id -g"]);
+    let out = env.ward(&[
+        "exec",
+        "--env",
+        "FOO=bar",
+        "--cwd",
+        "/tmp",
+        "--user",
+        "1000:1001",
+        &id,
+        "sh",
+        "-c",
+        "echo $FOO; pwd; id -u; id -g",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "bar\n/tmp\n1000\n1001\n");
 
@@ -255,9 +333,26 @@ fn exec_args_env_cwd_user_and_process_file() {
 
     // detached exec with a pid file
     let pidfile = env.dir.path().join("exec.pid");
-    env.ok(&["exec", "-d", "--pid-file", pidfile.to_str().unwrap(), &id, "sleep", "500"]);
-    let p: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-    assert_eq!(std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap().trim(), "sleep");
+    env.ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+        "sleep",
+        "500",
+    ]);
+    let p: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{p}/comm"))
+            .unwrap()
+            .trim(),
+        "sleep"
+    );
     let all = pids(&env, &id);
     assert!(all.contains(&(p as i64)), "{all:?}");
 
@@ -266,17 +361,31 @@ fn exec_args_env_cwd_user_and_process_file() {
     env.wait_status(&id, "stopped");
     let out = env.exec(&id, &["true"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("container not running"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("container not running"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn pause_and_resume_freeze_the_processes() {
     let env = Env::new();
     let host = env.bind_dir("counter", "/counter");
-    env.args(&["sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /counter/n; sleep 0.05; done"]);
+    env.args(&[
+        "sh",
+        "-c",
+        "i=0; while true; do i=$((i+1)); echo $i > /counter/n; sleep 0.05; done",
+    ]);
     let id = env.id("pause");
     env.start(&id);
-    let read = || std::fs::read_to_string(host.join("n")).unwrap_or_default().trim().parse::<u64>().unwrap_or(0);
+    let read = || {
+        std::fs::read_to_string(host.join("n"))
+            .unwrap_or_default()
+            .trim()
+            .parse::<u64>()
+            .unwrap_or(0)
+    };
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(read() > 0);
     env.ok(&["pause", &id]);
@@ -318,7 +427,11 @@ fn events_stats_and_update() {
         })
         .map(|p| format!("/sys/fs/cgroup/pids{p}/pids.max"))
         .unwrap_or_else(|| {
-            let p = cg.lines().find_map(|l| l.strip_prefix("0::")).unwrap().to_string();
+            let p = cg
+                .lines()
+                .find_map(|l| l.strip_prefix("0::"))
+                .unwrap()
+                .to_string();
             format!("/sys/fs/cgroup{p}/pids.max")
         });
     // ward's default pids limit
@@ -329,10 +442,15 @@ fn events_stats_and_update() {
     std::fs::write(&res, r#"{"pids":{"limit":77}}"#).unwrap();
     env.ok(&["update", "-r", res.to_str().unwrap(), &id]);
     assert_eq!(std::fs::read_to_string(&pids_path).unwrap().trim(), "77");
-    let mem_path = pids_path.replace("/pids/", "/memory/").replace("pids.max", "memory.limit_in_bytes");
+    let mem_path = pids_path
+        .replace("/pids/", "/memory/")
+        .replace("pids.max", "memory.limit_in_bytes");
     if std::path::Path::new(&mem_path).exists() {
         env.ok(&["update", "--memory", "64m", &id]);
-        assert_eq!(std::fs::read_to_string(&mem_path).unwrap().trim(), (64u64 << 20).to_string());
+        assert_eq!(
+            std::fs::read_to_string(&mem_path).unwrap().trim(),
+            (64u64 << 20).to_string()
+        );
     }
     let out = env.ward(&["events", "--interval", "soon", &id]);
     assert!(!out.status.success());
@@ -345,18 +463,27 @@ fn spec_features_and_version() {
     assert!(v.contains("ward version") && v.contains("spec: 1."), "{v}");
     let f: serde_json::Value = serde_json::from_str(&env.ok(&["features"])).unwrap();
     assert!(f["ociVersionMax"].as_str().unwrap().starts_with("1."));
-    assert!(f["linux"]["namespaces"].as_array().unwrap().iter().any(|n| n == "user"));
+    assert!(f["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "user"));
     let d = env.dir.path().join("specdir");
     std::fs::create_dir_all(&d).unwrap();
     env.ok(&["spec", "--bundle", d.to_str().unwrap()]);
-    let c: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("config.json")).unwrap()).unwrap();
+    let c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("config.json")).unwrap()).unwrap();
     assert_eq!(c["root"]["path"], "rootfs");
     // a second spec refuses to overwrite
-    assert!(!env.ward(&["spec", "--bundle", d.to_str().unwrap()]).status.success());
+    assert!(!env
+        .ward(&["spec", "--bundle", d.to_str().unwrap()])
+        .status
+        .success());
     let r = env.dir.path().join("rootless");
     std::fs::create_dir_all(&r).unwrap();
     env.ok(&["spec", "--rootless", "--bundle", r.to_str().unwrap()]);
-    let c: serde_json::Value = serde_json::from_slice(&std::fs::read(r.join("config.json")).unwrap()).unwrap();
+    let c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.join("config.json")).unwrap()).unwrap();
     assert!(c["linux"]["uidMappings"].is_array());
 }
 
@@ -364,7 +491,14 @@ fn spec_features_and_version() {
 fn json_log_gets_the_error_line() {
     let env = Env::new();
     let log = env.dir.path().join("log.json");
-    let out = env.ward(&["--log", log.to_str().unwrap(), "--log-format", "json", "state", "no-such-ctr"]);
+    let out = env.ward(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        "no-such-ctr",
+    ]);
     assert!(!out.status.success());
     let text = std::fs::read_to_string(&log).unwrap();
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();

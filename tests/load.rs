@@ -19,7 +19,11 @@ fn parallel_lifecycles_with_concurrent_queries() {
     let long = std::env::var("WARD_LONG_TESTS").is_ok();
     let (total, parallel) = if long { (200, 16) } else { (32, 8) };
     let env = Arc::new(Env::new());
-    env.args(&["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.05; done"]);
+    env.args(&[
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while true; do sleep 0.05; done",
+    ]);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let ids: Vec<String> = (0..total).map(|_| env.id("load")).collect();
     let ids = Arc::new(ids);
@@ -65,8 +69,16 @@ fn parallel_lifecycles_with_concurrent_queries() {
             errors
         }));
     }
-    let errors: Vec<String> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
-    assert!(errors.is_empty(), "{} errors, first: {:?}", errors.len(), errors.iter().take(3).collect::<Vec<_>>());
+    let errors: Vec<String> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} errors, first: {:?}",
+        errors.len(),
+        errors.iter().take(3).collect::<Vec<_>>()
+    );
     for id in ids.iter() {
         env.assert_gone(id);
     }
@@ -74,7 +86,11 @@ fn parallel_lifecycles_with_concurrent_queries() {
     // in parallel, so global counts would not be this test's.
     let dir = env.dir.path().to_string_lossy().to_string();
     assert_eq!(mounts_under(&dir), 0, "mounts leaked under {dir}");
-    let left: Vec<_> = std::fs::read_dir(&env.root).unwrap().flatten().map(|e| e.file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(&env.root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert!(left.iter().all(|n| n == "@ward"), "{left:?}");
 }
 
@@ -82,7 +98,11 @@ fn parallel_lifecycles_with_concurrent_queries() {
 fn fork_bomb_stops_at_the_pids_limit() {
     let env = Env::new();
     env.edit(|c| c["linux"]["resources"]["pids"] = serde_json::json!({"limit": 64}));
-    env.args(&["sh", "-c", "(while true; do sleep 30 & done) 2>/dev/null; sleep 100"]);
+    env.args(&[
+        "sh",
+        "-c",
+        "(while true; do sleep 30 & done) 2>/dev/null; sleep 100",
+    ]);
     let id = env.id("bomb");
     env.start(&id);
     std::thread::sleep(std::time::Duration::from_millis(1500));
@@ -101,9 +121,16 @@ fn fork_bomb_stops_at_the_pids_limit() {
 #[test]
 fn memory_limit_ooms_inside_the_container() {
     let env = Env::new();
-    env.edit(|c| c["linux"]["resources"]["memory"] = serde_json::json!({"limit": 32 * 1024 * 1024, "swap": 32 * 1024 * 1024}));
+    env.edit(|c| {
+        c["linux"]["resources"]["memory"] =
+            serde_json::json!({"limit": 32 * 1024 * 1024, "swap": 32 * 1024 * 1024})
+    });
     // a shell variable that doubles until the cgroup OOM killer ends it
-    env.args(&["sh", "-c", "x=0123456789abcdef; while true; do x=$x$x; done"]);
+    env.args(&[
+        "sh",
+        "-c",
+        "x=0123456789abcdef; while true; do x=$x$x; done",
+    ]);
     let id = env.id("oom");
     let out = env.run(&id);
     assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
@@ -119,7 +146,11 @@ fn unexpected_death_is_reported_stopped() {
     let id = env.id("dies");
     env.start(&id);
     let pid = env.pid(&id);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
     env.wait_status(&id, "stopped");
     env.ok(&["delete", &id]);
     env.assert_gone(&id);

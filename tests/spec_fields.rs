@@ -61,7 +61,10 @@ fn devices_and_mounts_with_options() {
     let l: Vec<&str> = o.lines().collect();
     assert_eq!(l[0], "content");
     assert_eq!(l[1], "ro");
-    assert!(l[2].contains("nosuid") && l[2].contains("noexec") && l[2].contains("size=1024k"), "{o}");
+    assert!(
+        l[2].contains("nosuid") && l[2].contains("noexec") && l[2].contains("size=1024k"),
+        "{o}"
+    );
     assert!(l[3].contains("shared:"), "rshared root: {o}");
     assert_eq!(l[4].trim(), "4");
     assert_eq!(l[5].trim(), "4");
@@ -74,7 +77,11 @@ fn extra_device_node_is_created() {
     env.edit(|c| {
         c["linux"]["devices"] = json!([{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 438, "uid": 0, "gid": 0}]);
     });
-    env.args(&["sh", "-c", "stat -c '%t:%T %a' /dev/mynull; echo hi > /dev/mynull && echo ok"]);
+    env.args(&[
+        "sh",
+        "-c",
+        "stat -c '%t:%T %a' /dev/mynull; echo hi > /dev/mynull && echo ok",
+    ]);
     let id = env.id("dev");
     let out = env.run(&id);
     assert!(out.status.success(), "{}", stderr(&out));

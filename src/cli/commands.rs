@@ -209,7 +209,11 @@ extern "C" fn forward(sig: libc::c_int) {
 fn wait_forwarding(pid: Pid) -> Result<i32> {
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     CHILD.store(pid.as_raw(), Ordering::Relaxed);
-    let act = SigAction::new(SigHandler::Handler(forward), SaFlags::SA_RESTART, SigSet::empty());
+    let act = SigAction::new(
+        SigHandler::Handler(forward),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
     for s in [
         Signal::SIGINT,
         Signal::SIGTERM,
@@ -257,7 +261,10 @@ fn list(root: &StateRoot, format: OutFormat, quiet: bool) -> Result<i32> {
                     ]
                 })
                 .collect();
-            print_table(&["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"], &rows);
+            print_table(
+                &["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"],
+                &rows,
+            );
         }
     }
     Ok(0)
@@ -307,7 +314,11 @@ fn ps(root: &StateRoot, id: &str, format: OutFormat, ps_args: &[String]) -> Resu
         .output()
         .context("running ps(1)")?;
     if !out.status.success() {
-        bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
@@ -390,11 +401,12 @@ fn update_resources(a: &UpdateArgs) -> Result<LinuxResources> {
             } else {
                 text = std::fs::read_to_string(src).with_context(|| format!("reading {src}"))?;
             }
-            serde_json::from_str(&text).with_context(|| format!("--resources {src}: invalid JSON"))?
+            serde_json::from_str(&text)
+                .with_context(|| format!("--resources {src}: invalid JSON"))?
         }
         None => LinuxResourcesBuilder::default().build()?,
     };
-    let mut mem = res.memory().clone().unwrap_or_default();
+    let mut mem = (*res.memory()).unwrap_or_default();
     let mut mem_set = false;
     if let Some(m) = &a.memory {
         mem.set_limit(Some(parse_bytes("memory", m)?));
@@ -458,4 +470,3 @@ fn update_resources(a: &UpdateArgs) -> Result<LinuxResources> {
     }
     Ok(res)
 }
-

@@ -74,7 +74,13 @@ fn allowed(c: &Capability) -> bool {
 pub fn restrict(spec_caps: Option<&LinuxCapabilities>, honour_spec: bool) -> LinuxCapabilities {
     let minimal: Capabilities = MINIMAL.iter().copied().collect();
     let Some(caps) = spec_caps else {
-        return build(&minimal, &minimal, &minimal, &HashSet::new(), &HashSet::new());
+        return build(
+            &minimal,
+            &minimal,
+            &minimal,
+            &HashSet::new(),
+            &HashSet::new(),
+        );
     };
     if honour_spec {
         return caps.clone();
@@ -142,10 +148,16 @@ fn names(s: &Option<Capabilities>) -> Vec<String> {
 pub fn describe(spec_caps: Option<&LinuxCapabilities>, applied: &LinuxCapabilities) -> CapSets {
     let asked: HashSet<String> = spec_caps
         .map(|c| {
-            [c.bounding(), c.effective(), c.permitted(), c.inheritable(), c.ambient()]
-                .into_iter()
-                .flat_map(|s| s.iter().flatten().map(cap_name))
-                .collect()
+            [
+                c.bounding(),
+                c.effective(),
+                c.permitted(),
+                c.inheritable(),
+                c.ambient(),
+            ]
+            .into_iter()
+            .flat_map(|s| s.iter().flatten().map(cap_name))
+            .collect()
         })
         .unwrap_or_default();
     let granted: HashSet<String> = names(applied.bounding())

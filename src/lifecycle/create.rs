@@ -11,8 +11,8 @@ use crate::bundle;
 use crate::error::{io_err, lc_err, Result, WardError};
 use crate::executor::WardExecutor;
 use crate::fsutil::write_atomic;
-use crate::paths::StateRoot;
 use crate::hardening::userns;
+use crate::paths::StateRoot;
 use crate::policy::{self, relax};
 
 #[derive(Debug, Default, Clone)]
@@ -137,9 +137,9 @@ fn prepare_ward_dir(
         // runc accepts the recursive spellings; libcontainer only the plain ones
         // (it always applies them recursively).
         if let Some(p) = linux.rootfs_propagation().clone() {
-            let plain = p.strip_prefix('r').filter(|q| {
-                matches!(*q, "shared" | "slave" | "private" | "unbindable")
-            });
+            let plain = p
+                .strip_prefix('r')
+                .filter(|q| matches!(*q, "shared" | "slave" | "private" | "unbindable"));
             if let Some(q) = plain {
                 linux.set_rootfs_propagation(Some(q.to_string()));
             }
@@ -162,7 +162,10 @@ fn prepare_ward_dir(
     }
     std::os::unix::fs::symlink(&b.rootfs, wdir.join("rootfs"))
         .and_then(|()| std::os::unix::fs::symlink(&b.dir, wdir.join("bundle")))
-        .map_err(io_err(format!("recording rootfs and bundle in {}", wdir.display())))?;
+        .map_err(io_err(format!(
+            "recording rootfs and bundle in {}",
+            wdir.display()
+        )))?;
     let data = serde_json::to_vec(&spec)
         .map_err(|e| WardError::Invalid(format!("serialising effective spec: {e}")))?;
     write_atomic(&wdir.join("config.json"), &data)

@@ -72,12 +72,20 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
                 format!("CAP_{up}")
             }
         })
-        .filter(|c| caps_relaxed || !capabilities::NEVER.iter().any(|n| capabilities::cap_name(n) == *c))
+        .filter(|c| {
+            caps_relaxed
+                || !capabilities::NEVER
+                    .iter()
+                    .any(|n| capabilities::cap_name(n) == *c)
+        })
         .collect();
     let env: HashMap<String, String> = opts
         .env
         .iter()
-        .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect();
 
     crate::testpoint::reached("exec:prepared");

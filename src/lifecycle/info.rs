@@ -115,7 +115,10 @@ pub struct Event {
 
 pub fn stats(root: &StateRoot, id: &str) -> Result<Event> {
     let c = load(root, id)?;
-    if !matches!(c.status(), ContainerStatus::Running | ContainerStatus::Paused) {
+    if !matches!(
+        c.status(),
+        ContainerStatus::Running | ContainerStatus::Paused
+    ) {
         return Err(WardError::NotRunning(id.to_string()));
     }
     let m = cgroup_manager(&c)?;

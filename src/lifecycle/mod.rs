@@ -37,7 +37,7 @@ pub fn load(root: &StateRoot, id: &str) -> Result<Container> {
     }
     Err(WardError::Container {
         context: format!("loading container {id}"),
-        source: last.unwrap_or(libcontainer::error::LibcontainerError::NoDirectory),
+        source: Box::new(last.unwrap_or(libcontainer::error::LibcontainerError::NoDirectory)),
     })
 }
 

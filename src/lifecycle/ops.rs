@@ -28,10 +28,16 @@ pub fn start(root: &StateRoot, id: &str) -> Result<Container> {
                 what: "cannot start a container that has stopped".into(),
             })
         }
-        _ => return Err(wrong_state(&c, "cannot start, only a created container can")),
+        _ => {
+            return Err(wrong_state(
+                &c,
+                "cannot start, only a created container can",
+            ))
+        }
     }
     crate::testpoint::reached("start:loaded");
-    c.start().map_err(lc_err(format!("starting container {id}")))?;
+    c.start()
+        .map_err(lc_err(format!("starting container {id}")))?;
     Ok(c)
 }
 
@@ -118,7 +124,12 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
         }
         Err(e) => return Err(e),
     };
-    if !force && !matches!(c.status(), ContainerStatus::Stopped | ContainerStatus::Created) {
+    if !force
+        && !matches!(
+            c.status(),
+            ContainerStatus::Stopped | ContainerStatus::Created
+        )
+    {
         return Err(wrong_state(
             &c,
             "cannot delete a running container without --force",
@@ -194,5 +205,6 @@ pub fn resume(root: &StateRoot, id: &str) -> Result<()> {
             _ => wrong_state(&c, "only a paused container can be resumed"),
         });
     }
-    c.resume().map_err(lc_err(format!("resuming container {id}")))
+    c.resume()
+        .map_err(lc_err(format!("resuming container {id}")))
 }

@@ -68,7 +68,11 @@ pub struct Built {
 
 /// Builds the policy. `range` is the id range allocated for ward's default user
 /// namespace (None when the spec brings its own or the layer is relaxed).
-pub fn build(spec: &Spec, relaxations: Relaxations, range: Option<userns::IdRange>) -> Result<Built> {
+pub fn build(
+    spec: &Spec,
+    relaxations: Relaxations,
+    range: Option<userns::IdRange>,
+) -> Result<Built> {
     let mut spec = spec.clone();
     let relaxed = |l| relaxations.has(l);
     userns::validate_spec_mappings(&spec)?;
@@ -136,10 +140,7 @@ pub fn build(spec: &Spec, relaxations: Relaxations, range: Option<userns::IdRang
     if let Some(json) = &relaxations.landlock_spec {
         // Parse now so a bad value fails create, naming the annotation.
         LandlockPolicy::from_annotation(json).map_err(|e| {
-            WardError::Invalid(format!(
-                "annotations[{:?}]: {e}",
-                relax::LANDLOCK_SPEC_KEY
-            ))
+            WardError::Invalid(format!("annotations[{:?}]: {e}", relax::LANDLOCK_SPEC_KEY))
         })?;
     }
 

@@ -4,10 +4,10 @@
 
 #![allow(dead_code)]
 
-use std::sync::Mutex;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -24,7 +24,9 @@ pub struct Env {
 
 /// Builds a busybox root filesystem at `rootfs`.
 pub fn make_rootfs(rootfs: &Path) {
-    for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "run", "root", "mnt"] {
+    for d in [
+        "bin", "proc", "sys", "dev", "tmp", "etc", "run", "root", "mnt",
+    ] {
         std::fs::create_dir_all(rootfs.join(d)).unwrap();
     }
     let bb = rootfs.join("bin/busybox");
@@ -37,13 +39,20 @@ pub fn make_rootfs(rootfs: &Path) {
             let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
         }
     }
-    std::fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n").unwrap();
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+    )
+    .unwrap();
     std::fs::write(rootfs.join("etc/group"), "root:x:0:\nnobody:x:65534:\n").unwrap();
 }
 
 impl Env {
     pub fn new() -> Env {
-        let dir = tempfile::Builder::new().prefix("ward-test-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("ward-test-")
+            .tempdir()
+            .unwrap();
         let root = dir.path().join("state");
         let bundle = dir.path().join("bundle");
         std::fs::create_dir_all(&bundle).unwrap();
@@ -81,7 +90,11 @@ impl Env {
     pub fn edit(&self, f: impl FnOnce(&mut Value)) {
         let mut c = self.config();
         f(&mut c);
-        std::fs::write(self.bundle.join("config.json"), serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+        std::fs::write(
+            self.bundle.join("config.json"),
+            serde_json::to_vec_pretty(&c).unwrap(),
+        )
+        .unwrap();
     }
 
     pub fn args(&self, args: &[&str]) {
@@ -145,7 +158,10 @@ impl Env {
     }
 
     pub fn status(&self, id: &str) -> String {
-        self.state(id)["status"].as_str().unwrap_or_default().to_string()
+        self.state(id)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     pub fn pid(&self, id: &str) -> i32 {
@@ -159,7 +175,10 @@ impl Env {
             if s == want {
                 return;
             }
-            assert!(t.elapsed() < Duration::from_secs(10), "{id} stayed {s}, wanted {want}");
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "{id} stayed {s}, wanted {want}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -182,7 +201,8 @@ impl Env {
         std::fs::create_dir_all(&host).unwrap();
         // container root is an unprivileged host uid under ward's default user
         // namespace: the shared directory must be writable by it.
-        std::fs::set_permissions(&host, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        std::fs::set_permissions(&host, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .unwrap();
         let h = host.to_str().unwrap().to_string();
         let d = dest.to_string();
         self.edit(|c| {
@@ -195,13 +215,22 @@ impl Env {
 
     /// Nothing is left in the state root for this ID.
     pub fn assert_gone(&self, id: &str) {
-        assert!(!self.root.join(id).exists(), "state dir of {id} left behind");
-        assert!(!self.root.join("@ward").join(id).exists(), "ward dir of {id} left behind");
+        assert!(
+            !self.root.join(id).exists(),
+            "state dir of {id} left behind"
+        );
+        assert!(
+            !self.root.join("@ward").join(id).exists(),
+            "ward dir of {id} left behind"
+        );
         for ctl in ["pids", "memory", "cpu", "freezer", "unified"] {
             let p = Path::new("/sys/fs/cgroup").join(ctl).join("ward").join(id);
             assert!(!p.exists(), "cgroup {} left behind", p.display());
         }
-        assert!(!Path::new("/sys/fs/cgroup/ward").join(id).exists(), "v2 cgroup left behind");
+        assert!(
+            !Path::new("/sys/fs/cgroup/ward").join(id).exists(),
+            "v2 cgroup left behind"
+        );
     }
 }
 
@@ -225,7 +254,10 @@ pub fn stderr(o: &Output) -> String {
 pub fn proc_status(pid: i32, key: &str) -> String {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     s.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")).map(|v| v.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix(&format!("{key}:"))
+                .map(|v| v.trim().to_string())
+        })
         .unwrap_or_default()
 }
 

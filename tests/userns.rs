@@ -1,0 +1,169 @@
+//! Container root is not host root: ward's default user namespace.
+
+mod common;
+use common::*;
+
+fn uid_map_of(pid: i32) -> Vec<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/uid_map"))
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn default_userns_maps_root_to_an_unprivileged_range() {
+    let env = Env::new();
+    let host = env.bind_dir("shared", "/shared");
+    std::fs::write(host.join("hostfile"), "host-owned").unwrap();
+    std::fs::set_permissions(
+        host.join("hostfile"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let id = env.id("userns");
+    env.start(&id);
+    let pid = env.pid(&id);
+    let map = uid_map_of(pid);
+    assert_eq!(map[0], 0);
+    assert!(
+        map[1] >= 1 << 31,
+        "host id {} is not in ward's range",
+        map[1]
+    );
+    assert_eq!(map[2], 65536);
+    // the process seen from the host runs as that unprivileged uid
+    let uid_line = proc_status(pid, "Uid");
+    assert!(
+        uid_line.split_whitespace().all(|u| u == map[1].to_string()),
+        "{uid_line}"
+    );
+
+    let out = env.exec(&id, &["sh", "-c", "cat /proc/self/uid_map; id -u; stat -c %u:%g /bin/busybox /etc/passwd; echo t > /tmp/t && echo tmp-ok; echo x >> /shared/hostfile 2>/dev/null && echo host-written || echo host-denied; echo new > /shared/mine && echo shared-dir-ok"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = stdout(&out);
+    let first: Vec<&str> = o.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(first, vec!["0", &map[1].to_string(), "65536"], "{o}");
+    assert!(o.contains("\n0\n"), "id -u inside is 0: {o}");
+    assert!(
+        o.contains("0:0\n0:0\n"),
+        "image files owned by container root: {o}"
+    );
+    assert!(o.contains("tmp-ok"), "{o}");
+    assert!(
+        o.contains("host-denied"),
+        "container root wrote a host-owned file: {o}"
+    );
+    assert!(o.contains("shared-dir-ok"), "{o}");
+    // nothing on disk was chowned
+    use std::os::unix::fs::MetadataExt;
+    let bb = std::fs::metadata(env.bundle.join("rootfs/bin/busybox")).unwrap();
+    assert_eq!((bb.uid(), bb.gid()), (0, 0));
+    assert_eq!(
+        std::fs::read_to_string(host.join("hostfile")).unwrap(),
+        "host-owned"
+    );
+    // a file the container created is owned by its mapped root on the host
+    assert_eq!(
+        std::fs::metadata(host.join("mine")).unwrap().uid() as u64,
+        map[1]
+    );
+    // exec joined the same user namespace
+    let exec_ns = env.exec(&id, &["readlink", "/proc/self/ns/user"]);
+    assert_eq!(
+        stdout(&exec_ns).trim(),
+        std::fs::read_link(format!("/proc/{pid}/ns/user"))
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    // the posture report shows the map
+    let r: serde_json::Value =
+        serde_json::from_str(&env.ok(&["inspect", "-f", "json", &id])).unwrap();
+    assert_eq!(
+        r["policy"]["userns"]["ward"]["range"]["host_uid"].as_u64(),
+        Some(map[1]),
+        "{r}"
+    );
+    assert!(r["live"]["uid_map"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("0 {} 65536", map[1])));
+}
+
+#[test]
+fn concurrent_containers_get_disjoint_ranges_reused_after_delete() {
+    let env = std::sync::Arc::new(Env::new());
+    let ids: Vec<String> = (0..4).map(|_| env.id("range")).collect();
+    let handles: Vec<_> = ids
+        .iter()
+        .cloned()
+        .map(|id| {
+            let env = env.clone();
+            std::thread::spawn(move || env.start(&id))
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let mut starts: Vec<u64> = ids.iter().map(|id| uid_map_of(env.pid(id))[1]).collect();
+    starts.sort();
+    for w in starts.windows(2) {
+        assert!(w[1] >= w[0] + 65536, "overlapping ranges: {starts:?}");
+    }
+    let freed = uid_map_of(env.pid(&ids[0]))[1];
+    env.ok(&["delete", "--force", &ids[0]]);
+    let again = env.id("range");
+    env.start(&again);
+    let reused = uid_map_of(env.pid(&again))[1];
+    // the lowest free slot is the one just released
+    assert_eq!(
+        reused, freed,
+        "freed {freed}, got {reused}; in use {starts:?}"
+    );
+}
+
+#[test]
+fn relaxation_restores_host_ids() {
+    let env = Env::new();
+    env.annotate("run.ward.userns", "host");
+    env.args(&["cat", "/proc/self/uid_map"]);
+    let id = env.id("hostids");
+    let out = env.run(&id);
+    let text = stdout(&out);
+    let m: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(m, vec!["0", "0", "4294967295"], "{}", stderr(&out));
+}
+
+#[test]
+fn spec_mappings_are_honoured_and_bad_ones_rejected() {
+    let env = Env::new();
+    env.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 3000000000u32, "size": 1000}]);
+        c["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 3000000000u32, "size": 1000}]);
+    });
+    env.args(&["cat", "/proc/self/uid_map"]);
+    let id = env.id("specmap");
+    let out = env.run(&id);
+    let text = stdout(&out);
+    let m: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(m, vec!["0", "3000000000", "1000"], "{}", stderr(&out));
+
+    env.edit(|c| {
+        c["linux"]["uidMappings"] = serde_json::json!([
+            {"containerID": 0, "hostID": 3000000000u32, "size": 1000},
+            {"containerID": 1000, "hostID": 3000000500u32, "size": 1000}
+        ]);
+    });
+    let id = env.id("overlap");
+    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("uidMappings[1]"), "{}", stderr(&out));
+    env.assert_gone(&id);
+}
