@@ -7,7 +7,8 @@ nested messages are needed); transport is Debian's python3-grpcio.
 
 usage: cri.py SOCKET COMMAND ARGS...
   runp NAME HANDLER LOGDIR [KEY=VALUE...]     -> prints the pod sandbox id
-  create SANDBOX NAME LOGDIR IMAGE LOGFILE -- CMD...   (NAME, LOGDIR: as for runp)
+  create SANDBOX NAME LOGDIR IMAGE LOGFILE [KEY=VALUE...] -- CMD...
+                                              (NAME, LOGDIR, KEY=VALUE: the pod's, as for runp)
                                               -> prints the container id
   start CID
   exec CID TIMEOUT -- CMD...                  -> prints stdout; stderr to stderr;
@@ -92,7 +93,8 @@ def sandbox_config(name, logdir, annotations):
     ns = f_int(1, 2)
     security = f_bytes(1, ns)
     linux = f_bytes(2, security)
-    return (f_bytes(1, metadata) + f_bytes(2, name) + f_bytes(3, logdir)
+    # no hostname: with the node's network the UTS namespace is the node's
+    return (f_bytes(1, metadata) + f_bytes(3, logdir)
             + f_map(7, annotations) + f_bytes(8, linux))
 
 
@@ -114,13 +116,14 @@ def main(argv):
         print(first(r, 1).decode())
     elif cmd == "create":
         sid, name, logdir, image, logfile = args[:5]
+        ann = dict(a.split("=", 1) for a in args[5:args.index("--")])
         argv_ = args[args.index("--") + 1:]
         cfg = (f_bytes(1, f_bytes(1, name + "-c") + f_int(2, 0))
                + f_bytes(2, f_bytes(1, image))
                + b"".join(f_bytes(3, a) for a in argv_)
                + f_bytes(11, logfile))
         r = call(chan, "CreateContainer",
-                 f_bytes(1, sid) + f_bytes(2, cfg) + f_bytes(3, sandbox_config(name, logdir, {})), 120)
+                 f_bytes(1, sid) + f_bytes(2, cfg) + f_bytes(3, sandbox_config(name, logdir, ann)), 120)
         print(first(r, 1).decode())
     elif cmd == "start":
         call(chan, "StartContainer", f_bytes(1, args[0]))

@@ -119,12 +119,11 @@ EOF
     mv "$1" "$oci/blobs/sha256/$d"
     echo "$d $s"
   }
-  local entries="" name cmd cdig csize mdig msize
-  for spec in 'ward-busybox|["sh"]' 'ward-pause|["sleep","2147483647"]'; do
-    name=${spec%%|*}
-    cmd=${spec#*|}
-    printf '{"created":"2024-01-01T00:00:00Z","architecture":"amd64","os":"linux","config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":%s,"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created":"2024-01-01T00:00:00Z","created_by":"ward integration: busybox-static"}]}' \
-      "$cmd" "$ldig" >"$dir/config.json"
+  local entries="" name cmd user cdig csize mdig msize
+  for spec in 'ward-busybox|["sh"]|' 'ward-pause|["sleep","2147483647"]|' 'ward-busybox-user|["sh"]|1000:1000'; do
+    IFS='|' read -r name cmd user <<<"$spec"
+    printf '{"created":"2024-01-01T00:00:00Z","architecture":"amd64","os":"linux","config":{"User":"%s","Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":%s,"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"history":[{"created":"2024-01-01T00:00:00Z","created_by":"ward integration: busybox-static"}]}' \
+      "$user" "$cmd" "$ldig" >"$dir/config.json"
     read -r cdig csize < <(_blob "$dir/config.json")
     printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%s}]}' \
       "$cdig" "$csize" "$ldig" "$lsize" >"$dir/manifest.json"

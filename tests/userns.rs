@@ -167,3 +167,23 @@ fn spec_mappings_are_honoured_and_bad_ones_rejected() {
     assert!(stderr(&out).contains("uidMappings[1]"), "{}", stderr(&out));
     env.assert_gone(&id);
 }
+
+#[test]
+fn state_root_and_bundle_under_a_private_directory() {
+    let env = Env::new();
+    std::fs::set_permissions(
+        env.dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    env.args(&["sh", "-c", "id -u; ls /bin/busybox"]);
+    let id = env.id("private");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "0\n/bin/busybox\n");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(env.dir.path().to_str().unwrap()),
+        "id-mapped rootfs left mounted"
+    );
+}

@@ -58,9 +58,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         // never by chowning them.
         let rootfs = match &range {
             Some(r) => {
-                let target = wdir.join(userns::ROOTFS_MOUNT);
-                std::fs::create_dir(&target)
-                    .map_err(io_err(format!("creating {}", target.display())))?;
+                let target = crate::hardening::idmapped_rootfs_dir(&wdir, r)?;
                 userns::idmapped_rootfs(&b.rootfs, &target, r)?;
                 target
             }
