@@ -22,7 +22,7 @@ repo=$(cd "$here/.." && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
 
-NS=ward                                   # containerd namespace for ctr scenarios
+NS=""  # containerd namespace for ctr scenarios: unique per run (its cgroups are /NS/ID)
 IMG=docker.io/library/ward-busybox:latest
 PAUSE_IMG=docker.io/library/ward-pause:latest
 USER_IMG=docker.io/library/ward-busybox-user:latest
@@ -66,6 +66,7 @@ fi
 # all of it goes when the last process in it exits.
 RUNTIME=$2
 work=$3
+NS=$(basename "$work")
 sock=$work/containerd.sock
 SCEN_OUT=$work/scenario.out
 CPID=""

@@ -63,21 +63,27 @@ mkdir -p "$work"/{root,runroot,tmp,net,image,xdg}
 
 # podman runs delete/kill/pause/resume with almost no environment: pass the
 # log wrapper's settings through a generated wrapper that carries them.
+# It is named after the real runtime: podman adds `--log-format=json --log F`
+# to conmon's calls only for runtime names it knows (runtime_supports_json).
 if [ -n "${WARD_CALL_LOG:-}" ] || [ -n "${REAL_RUNTIME:-}" ]; then
+  mkdir -p "$work/wrap"
+  wrapped=$work/wrap/$(basename "${REAL_RUNTIME:-runtime}")
   printf '#!/bin/sh\nWARD_CALL_LOG=%q REAL_RUNTIME=%q exec %q "$@"\n' \
-    "${WARD_CALL_LOG:-}" "${REAL_RUNTIME:-}" "$RUNTIME" >"$work/runtime"
-  chmod +x "$work/runtime"
-  RUNTIME=$work/runtime
+    "${WARD_CALL_LOG:-}" "${REAL_RUNTIME:-}" "$RUNTIME" >"$wrapped"
+  chmod +x "$wrapped"
+  RUNTIME=$wrapped
 fi
 
 # Root here lacks CAP_SYS_RESOURCE: podman's default RLIMIT_NOFILE (1048576)
 # and RLIMIT_NPROC requests, above the current hard limits, fail under every
-# runtime. Ask for no more than what this process has.
-nproc_hard=$(ulimit -Hu)
-[ "$nproc_hard" = unlimited ] && nproc_hard=-1
+# runtime ("error setting rlimit type 6: operation not permitted"). Ask for
+# modest ones (an NPROC equal to the shell's hard limit still failed).
+nproc=4096
+hard=$(ulimit -Hu)
+[ "$hard" != unlimited ] && [ "$hard" -lt "$nproc" ] && nproc=$hard
 cat >"$work/containers.conf" <<EOF
 [containers]
-default_ulimits = ["nofile=1024:1024", "nproc=$nproc_hard:$nproc_hard"]
+default_ulimits = ["nofile=1024:1024", "nproc=$nproc:$nproc"]
 log_driver = "k8s-file"
 cgroups = "enabled"
 

@@ -14,10 +14,57 @@ pub fn default_spec(rootless: bool) -> oci_spec::runtime::Spec {
     if rootless {
         let uid = nix::unistd::geteuid().as_raw();
         let gid = nix::unistd::getegid().as_raw();
-        oci_spec::runtime::Spec::rootless(uid, gid)
+        let mut spec = oci_spec::runtime::Spec::rootless(uid, gid);
+        add_subordinate_ids(&mut spec, uid);
+        spec
     } else {
         oci_spec::runtime::Spec::default()
     }
+}
+
+/// Container ids 1.. map to the user's /etc/subuid and /etc/subgid range, so
+/// the container has ordinary users too (written by newuidmap/newgidmap).
+fn add_subordinate_ids(spec: &mut oci_spec::runtime::Spec, uid: u32) {
+    use oci_spec::runtime::LinuxIdMappingBuilder;
+    let Some(name) = nix::unistd::User::from_uid(uid.into())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+    else {
+        return;
+    };
+    let range = |file: &str| -> Option<(u32, u32)> {
+        let text = std::fs::read_to_string(file).ok()?;
+        text.lines().find_map(|l| {
+            let mut f = l.split(':');
+            let who = f.next()?;
+            if who != name && who != uid.to_string() {
+                return None;
+            }
+            Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+        })
+    };
+    let (Some((us, uc)), Some((gs, gc))) = (range("/etc/subuid"), range("/etc/subgid")) else {
+        return;
+    };
+    let Some(mut linux) = spec.linux().clone() else {
+        return;
+    };
+    let extend = |maps: Option<Vec<oci_spec::runtime::LinuxIdMapping>>, start: u32, count: u32| {
+        let mut v = maps.unwrap_or_default();
+        if let Ok(m) = LinuxIdMappingBuilder::default()
+            .container_id(1u32)
+            .host_id(start)
+            .size(count)
+            .build()
+        {
+            v.push(m);
+        }
+        Some(v)
+    };
+    linux.set_uid_mappings(extend(linux.uid_mappings().clone(), us, uc));
+    linux.set_gid_mappings(extend(linux.gid_mappings().clone(), gs, gc));
+    spec.set_linux(Some(linux));
 }
 
 /// The OCI features document (runtime-spec features.md).

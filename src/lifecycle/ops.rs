@@ -136,6 +136,11 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
         ));
     }
     crate::testpoint::reached("delete:loaded");
+    if !nix::unistd::geteuid().is_root() && (force || c.status() == ContainerStatus::Created) {
+        // Rootless containers may have no cgroup to kill through: kill init
+        // directly (its pid namespace takes the rest with it).
+        rootless_kill(&mut c);
+    }
     if c.status() == ContainerStatus::Created && !force {
         // runc deletes a created container by killing its init.
         c.delete(true)
@@ -145,6 +150,27 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
     .map_err(lc_err(format!("deleting container {id}")))?;
     release_ward_resources(root, id);
     Ok(())
+}
+
+fn rootless_kill(c: &mut Container) {
+    let Some(pid) = c.pid() else { return };
+    if c.status() == ContainerStatus::Stopped {
+        return;
+    }
+    let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+    for _ in 0..200 {
+        let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // gone, or a zombie (state field after the command name)
+        let state = st
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next());
+        if st.is_empty() || state == Some("Z") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    c.set_status(ContainerStatus::Stopped);
 }
 
 /// Frees what ward itself holds for a container (its dir, and anything the

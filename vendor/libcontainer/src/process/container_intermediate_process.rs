@@ -82,11 +82,19 @@ pub fn container_intermediate_process(
     // In addition this needs to be done before we enter the cgroup namespace as
     // the cgroup of the process will form the root of the cgroup hierarchy in
     // the cgroup namespace.
-    apply_cgroups(
+    // ward patch: rootless on cgroup v1 has no delegated hierarchy; like runc,
+    // run without cgroups rather than fail.
+    let applied = apply_cgroups(
         &cgroup_manager,
         linux.resources().as_ref(),
         matches!(args.container_type, ContainerType::InitContainer),
-    )?;
+    );
+    match applied {
+        Err(err) if rootless => {
+            tracing::warn!(?err, "rootless: cgroups not available, continuing without them");
+        }
+        other => other?,
+    }
 
     // setting CPU affinity for tenant container after cgroup move
     if matches!(args.container_type, ContainerType::TenantContainer { .. }) {
