@@ -152,3 +152,48 @@ fn failed_start_of_missing_binary_cleans_up_on_run() {
     assert!(!out.status.success());
     env.assert_gone(&id);
 }
+
+#[test]
+fn hostile_bundles_huge_nested_absurd() {
+    let env = Env::new();
+    let cfg = env.bundle.join("config.json");
+    let good = std::fs::read(&cfg).unwrap();
+    // 9 MiB of whitespace-padded JSON
+    let mut huge = good.clone();
+    huge.extend(std::iter::repeat_n(b' ', 9 << 20));
+    std::fs::write(&cfg, &huge).unwrap();
+    create_fails(&env, &env.id("huge"), "too large");
+    // deeply nested
+    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    std::fs::write(
+        &cfg,
+        format!("{{\"ociVersion\":\"1.0.2\",\"annotations\":{nested}}}"),
+    )
+    .unwrap();
+    create_fails(&env, &env.id("nested"), "config.json");
+    // 20k mounts
+    std::fs::write(&cfg, &good).unwrap();
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        for i in 0..20_000 {
+            m.push(serde_json::json!({"destination": format!("/m{i}"), "type": "tmpfs", "source": "tmpfs"}));
+        }
+    });
+    create_fails(&env, &env.id("manymounts"), "mounts");
+    // negative and absurd resource values
+    std::fs::write(&cfg, &good).unwrap();
+    env.edit(|c| c["linux"]["resources"] = serde_json::json!({"memory": {"limit": -5}}));
+    create_fails(&env, &env.id("negmem"), "memory");
+    std::fs::write(&cfg, &good).unwrap();
+    env.edit(|c| {
+        c["process"]["rlimits"] =
+            serde_json::json!([{"type": "RLIMIT_NOFILE", "hard": -1, "soft": 1}])
+    });
+    create_fails(&env, &env.id("negrlimit"), "config.json");
+    std::fs::write(&cfg, &good).unwrap();
+    env.edit(|c| {
+        c["process"]["rlimits"] =
+            serde_json::json!([{"type": "RLIMIT_BOGUS", "hard": 1, "soft": 1}])
+    });
+    create_fails(&env, &env.id("badrlimit"), "config.json");
+}
