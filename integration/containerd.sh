@@ -31,17 +31,22 @@ USER_IMG=docker.io/library/ward-busybox-user:latest
 if [ "${1:-}" != --inner ]; then
   [ "$(id -u)" = 0 ] || { echo "$0: must run as root" >&2; exit 2; }
   RUNTIME=$(resolve_runtime "${1:-}")
+  need_setup=0
   for t in containerd ctr containerd-shim-runc-v2 unshare script busybox; do
-    command -v "$t" >/dev/null || { echo "$0: $t missing; run integration/setup.sh" >&2; exit 2; }
+    command -v "$t" >/dev/null || need_setup=1
   done
-  /usr/bin/python3 -c 'import grpc' 2>/dev/null || { echo "$0: python3-grpcio missing; run integration/setup.sh" >&2; exit 2; }
+  /usr/bin/python3 -c 'import grpc' 2>/dev/null || need_setup=1
+  if [ "$need_setup" = 1 ]; then bash "$here/setup.sh"; fi
 
   work=$(mktemp -d /tmp/ward-containerd.XXXXXX)
   made_run_dir=0
   cleanup() {
     local pid
     # The inner part cleans up after itself; this is for when it was killed.
-    for pid in $(cat "$work"/shim-pids "$work"/containerd.pid 2>/dev/null); do
+    # (shims and containers' init processes by the pid files they wrote)
+    for pid in $(cat "$work"/shim-pids "$work"/containerd.pid \
+        "$work"/state/io.containerd.runtime.v2.task/*/*/shim.pid \
+        "$work"/state/io.containerd.runtime.v2.task/*/*/init.pid 2>/dev/null); do
       kill -9 "$pid" 2>/dev/null || true
     done
     if [ "${WARD_KEEP_WORK:-}" = 1 ]; then
@@ -109,6 +114,7 @@ inner_cleanup() {
   return 0
 }
 trap inner_cleanup EXIT
+trap 'exit 130' INT TERM
 
 mkdir -p "$work"/{root,state,image,cni/bin,cni/conf,podlogs}
 

@@ -65,7 +65,7 @@ resolve_runtime() {
     echo "usage: $0 RUNTIME_PATH" >&2
     return 2
   fi
-  if [[ $r != */* ]]; then r=$(command -v "$r" || true); fi
+  if [[ $r != */* ]]; then r=$(type -P "$r" || true); fi
   [ -n "$r" ] && [ -x "$r" ] || { echo "$0: runtime '${1}' is not an executable" >&2; return 2; }
   r=$(cd "$(dirname "$r")" && pwd)/$(basename "$r")
   printf '%s\n' "$r"

@@ -24,14 +24,20 @@ IMG=localhost/ward-busybox:latest
 if [ "${1:-}" != --inner ]; then
   [ "$(id -u)" = 0 ] || { echo "$0: must run as root" >&2; exit 2; }
   RUNTIME=$(resolve_runtime "${1:-}")
+  need_setup=0
   for t in podman conmon unshare script busybox; do
-    command -v "$t" >/dev/null || { echo "$0: $t missing; run integration/setup.sh" >&2; exit 2; }
+    command -v "$t" >/dev/null || need_setup=1
   done
+  if [ "$need_setup" = 1 ]; then bash "$here/setup.sh"; fi
   work=$(mktemp -d /tmp/ward-podman.XXXXXX)
   cgparent=/$(basename "$work")
   cleanup() {
     local pid d
-    for pid in $(cat "$work"/conmon-pids 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+    # conmon and the containers' init processes, by the pid files they wrote
+    for pid in $(cat "$work"/conmon-pids "$work"/runroot/overlay-containers/*/userdata/conmon.pid \
+        "$work"/runroot/overlay-containers/*/userdata/pidfile 2>/dev/null); do
+      kill -9 "$pid" 2>/dev/null || true
+    done
     # podman's cgroups (cgroupfs, under our own parent)
     for d in /sys/fs/cgroup/*"$cgparent"; do
       [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
@@ -120,6 +126,7 @@ inner_cleanup() {
   return 0
 }
 trap inner_cleanup EXIT
+trap 'exit 130' INT TERM
 
 P() {
   timeout -k 5 90 podman --root "$work/root" --runroot "$work/runroot" --tmpdir "$work/tmp" \

@@ -16,6 +16,7 @@ pkgs=(
   slirp4netns       # podman's rootless network helper (podman depends on it)
   fuse-overlayfs    # podman storage fallback
   busybox-static    # the test image's only binary
+  python3-grpcio    # integration/cri.py, the CRI client (Debian has no crictl)
   runc crun         # reference runtimes
   util-linux        # unshare, script
   bsdutils          # script (older layouts)
@@ -26,10 +27,16 @@ for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq >/dev/null
+  log=$(mktemp /tmp/ward-setup.XXXXXX)
+  trap 'rm -f "$log"' EXIT
   # --no-install-recommends keeps netavark/aardvark/buildah etc. out; the
   # scenarios use --network none.
-  apt-get install -y -qq --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-    "${missing[@]}" >/dev/null
+  if ! { apt-get update -qq &&
+         apt-get install -y -qq --no-install-recommends \
+           -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+           "${missing[@]}"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup.sh: installing ${missing[*]} failed" >&2
+    exit 1
+  fi
 fi
