@@ -106,7 +106,13 @@ pub fn init(log: Option<&Path>, format: Format, debug: bool) -> Result<(), Strin
         out: Mutex::new(out),
         format: if to_file { format } else { Format::Text },
         all_targets: to_file || debug,
-        max: if debug { Level::DEBUG } else { Level::WARN },
+        // stderr is read by clients (conmon hands it to podman, which cannot
+        // parse extra lines): only errors there; warnings go to --log.
+        max: match (debug, to_file) {
+            (true, _) => Level::DEBUG,
+            (false, true) => Level::WARN,
+            (false, false) => Level::ERROR,
+        },
         to_file,
     });
     let _ = FINAL.set(sink.clone());

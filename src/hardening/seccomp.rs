@@ -122,11 +122,14 @@ pub fn compile_json(value: &serde_json::Value) -> Result<CompiledFilter, Seccomp
 fn compile_value(value: &serde_json::Value, source: &str) -> Result<CompiledFilter, SeccompError> {
     let arch = native_arch()?;
     let c = translate::compile_json(value, arch)?;
-    for name in &c.skipped_syscalls {
+    if !c.skipped_syscalls.is_empty() {
+        // One line, not one per name: profiles written for many kernels and
+        // architectures name dozens of syscalls this table lacks.
         tracing::warn!(
-            syscall = %name,
-            arch = arch.scmp_name(),
-            "linux.seccomp: unknown syscall, skipped"
+            "linux.seccomp: {} syscall(s) unknown on {}, skipped: {}",
+            c.skipped_syscalls.len(),
+            arch.scmp_name(),
+            c.skipped_syscalls.join(" ")
         );
     }
     for flag in &c.ignored_flags {

@@ -45,23 +45,37 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     claim_id(&wdir, &opts.id)?;
     crate::testpoint::reached("create:claimed");
     let result = (|| {
-        let range = if policy::wants_default_userns(&b.spec, &relaxations) {
-            Some(userns::allocate(&opts.id)?)
-        } else {
-            None
-        };
+        let mut relaxations = relaxations;
+        // Container root owns its image's files through an id-mapped mount,
+        // never by chowning them.
+        let mut mapped = None;
+        if policy::wants_default_userns(&b.spec, &relaxations) {
+            let range = userns::allocate(&opts.id)?;
+            let target = crate::hardening::idmapped_rootfs_dir(&wdir, &range)?;
+            match userns::idmapped_rootfs(&b.rootfs, &target, &range) {
+                Ok(()) => mapped = Some((range, target)),
+                Err(e @ userns::UsernsError::NotIdmappable { .. }) => {
+                    // The documented fallback: this container runs with host
+                    // ids, said loudly and recorded as a relaxation.
+                    crate::hardening::cleanup(&wdir, &opts.id);
+                    let _ = std::fs::remove_file(wdir.join(userns::ROOTFS_MOUNT));
+                    relaxations.list.push(relax::Relaxation {
+                        layer: relax::Layer::Userns,
+                        value: "host".into(),
+                        source: format!("automatic: {e}"),
+                    });
+                    tracing::warn!("user namespace off for {}: {e}", opts.id);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let range = mapped.as_ref().map(|(r, _)| r.clone());
         let mut built = policy::build(&b.spec, relaxations, range.clone())?;
         if let Some(r) = &range {
             crate::hardening::userns_compat::adapt(&mut built.spec, &wdir, r)?;
         }
-        // Container root owns its image's files through an id-mapped mount,
-        // never by chowning them.
-        let rootfs = match &range {
-            Some(r) => {
-                let target = crate::hardening::idmapped_rootfs_dir(&wdir, r)?;
-                userns::idmapped_rootfs(&b.rootfs, &target, r)?;
-                target
-            }
+        let rootfs = match &mapped {
+            Some((_, target)) => target.clone(),
             None => b.rootfs.clone(),
         };
         prepare_ward_dir(&wdir, &opts.id, &b, &rootfs, built.spec)?;
