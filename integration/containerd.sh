@@ -317,10 +317,11 @@ s_read_only() {
 s_user() {
   # ctr 1.6 has no --user flag: the image's config says User 1000:1000.
   local out
-  out=$(C run --rm "${RUNC[@]}" "$USER_IMG" t-user sh -c 'id -u; id -g; touch /home/user/f && echo home-writable') || return 1
+  # /tmp, not the image's /home: ward's default rootfs is read-only.
+  out=$(C run --rm "${RUNC[@]}" "$USER_IMG" t-user sh -c 'id -u; id -g; touch /tmp/f && echo tmp-writable') || return 1
   want_eq "uid/gid" "1000
 1000
-home-writable" "$out"
+tmp-writable" "$out"
 }
 
 s_env_cwd() {

@@ -88,18 +88,48 @@ impl Executor for WardExecutor {
         )))
     }
 
+    /// Runs in the container before create returns: a program that cannot be
+    /// found fails `create` (as in runc), so clients see the error there.
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
-        let ok = spec
-            .process()
-            .as_ref()
+        let process = spec.process().as_ref();
+        let Some(prog) = process
             .and_then(|p| p.args().as_ref())
-            .is_some_and(|a| !a.is_empty());
-        if ok {
-            Ok(())
-        } else {
-            Err(ExecutorValidationError::ArgValidationError(
+            .and_then(|a| a.first())
+        else {
+            return Err(ExecutorValidationError::ArgValidationError(
                 "process.args is empty".into(),
-            ))
-        }
+            ));
+        };
+        let path_env = process
+            .and_then(|p| p.env().as_ref())
+            .and_then(|env| env.iter().find_map(|e| e.strip_prefix("PATH=")))
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .to_string();
+        find_program(prog, &path_env).map(|_| ()).map_err(|e| {
+            ExecutorValidationError::ArgValidationError(format!("exec: {prog:?}: {e}"))
+        })
     }
+}
+
+/// PATH lookup as execvp does it: a name with a '/' is taken as is.
+fn find_program(prog: &str, path_env: &str) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if prog.contains('/') {
+        let p = std::path::Path::new(prog);
+        return match std::fs::metadata(p) {
+            Ok(_) if executable(p) => Ok(p.to_path_buf()),
+            Ok(_) => Err("permission denied (not an executable file)".into()),
+            Err(e) => Err(format!("stat {prog}: {e}")),
+        };
+    }
+    path_env
+        .split(':')
+        .map(|d| std::path::Path::new(if d.is_empty() { "." } else { d }).join(prog))
+        .find(|p| executable(p))
+        .ok_or_else(|| "executable file not found in $PATH".to_string())
 }

@@ -197,3 +197,12 @@ fn hostile_bundles_huge_nested_absurd() {
     });
     create_fails(&env, &env.id("badrlimit"), "config.json");
 }
+
+#[test]
+fn missing_program_fails_create_with_its_name() {
+    let env = Env::new();
+    env.args(&["/no/such/command"]);
+    create_fails(&env, &env.id("noprog"), "/no/such/command");
+    env.args(&["not-on-path-xyz"]);
+    create_fails(&env, &env.id("nopath"), "not-on-path-xyz");
+}
