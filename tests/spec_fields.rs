@@ -118,3 +118,16 @@ fn namespaces_joined_by_path() {
     let net = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
     assert_eq!(stdout(&out), format!("first\n{}\n", net.display()));
 }
+
+#[test]
+fn tmpcopyup_option_from_podman_is_accepted() {
+    let env = Env::new();
+    env.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]}));
+    });
+    env.args(&["sh", "-c", "echo x > /tmp/f && cat /tmp/f"]);
+    let id = env.id("copyup");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "x\n");
+}
