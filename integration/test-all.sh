@@ -1,31 +1,37 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine, as root: installs what the
-# tests need, builds, runs the Rust integration tests (real containers), then the
-# real-client scenarios and a short benchmark run.
-set -euo pipefail
+# tests need, builds, runs the Rust tests (real containers), the real-client
+# scenarios (containerd, podman) against ward, and checks the benchmark runs.
+# Ends with one line: "N passed, M failed".
+set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 export DEBIAN_FRONTEND=noninteractive
-pkgs=(busybox-static runc crun strace uidmap procps)
-missing=()
-for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq
-  apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-cargo build --all-targets --quiet
+bash integration/setup.sh || { echo "setup failed"; exit 1; }
+for p in strace procps gcc libc6-dev; do
+  dpkg -s "$p" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq strace procps gcc libc6-dev >/dev/null; break; }
+done
+cargo build --all-targets --quiet || { echo "build failed"; exit 1; }
+log=$(mktemp /tmp/ward-test-all.XXXXXX)
+trap 'rm -f "$log"' EXIT
+status=0
 # Each test uses its own state root and container IDs; two at a time keeps
 # container start-up from starving on 2 cores.
-cargo test -- --test-threads=2
-status=0
-for s in integration/containerd.sh integration/podman.sh; do
-  if [ -x "$s" ] && [ "${WARD_SKIP_CLIENTS:-}" != 1 ]; then
-    echo "== $s"
-    bash "$s" "$here/target/debug/ward" || status=1
-  fi
-done
-if [ -x integration/bench.sh ] && [ "${WARD_SKIP_BENCH:-}" != 1 ]; then
-  echo "== integration/bench.sh --quick (checks the benchmark works; not a speed test)"
-  bash integration/bench.sh --quick --runtimes "ward=$here/target/debug/ward crun=/usr/bin/crun runc=/usr/bin/runc" || status=1
+cargo test --no-fail-fast -- --test-threads=2 2>&1 | tee -a "$log" || status=1
+ward="$here/target/debug/ward"
+if [ "${WARD_SKIP_CLIENTS:-}" != 1 ]; then
+  for s in integration/containerd.sh integration/podman.sh; do
+    echo "== $s $ward"
+    bash "$s" "$ward" 2>&1 | tee -a "$log" || status=1
+  done
 fi
-exit $status
+if [ "${WARD_SKIP_BENCH:-}" != 1 ]; then
+  echo "== integration/bench.sh --quick (checks the benchmark works; not a speed test)"
+  bash integration/bench.sh --quick --strict \
+    --runtimes "ward=$ward crun=/usr/bin/crun runc=$(command -v runc)" || status=1
+fi
+passed=$(grep -hoE '(test result: [a-zA-Z]+\. )?[0-9]+ passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -hoE '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+[ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
+echo "$passed passed, $failed failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
