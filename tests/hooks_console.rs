@@ -90,9 +90,8 @@ fn hanging_hook_times_out() {
 
 #[test]
 fn console_socket_receives_a_working_pty() {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
     use std::io::{Read, Write};
-    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::fd::FromRawFd;
     use std::os::unix::net::UnixListener;
 
     let env = Env::new();
@@ -109,24 +108,8 @@ fn console_socket_receives_a_working_pty() {
         sock.to_str().unwrap(),
         &id,
     ]);
-    let (conn, _) = listener.accept().unwrap();
+    let fd = recv_fd(&listener);
     let mut buf = [0u8; 256];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-    let msg = recvmsg::<()>(
-        conn.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )
-    .unwrap();
-    let mut fd = None;
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            fd = fds.first().copied();
-        }
-    }
-    let fd = fd.expect("pty master fd received");
     let mut master = unsafe { std::fs::File::from_raw_fd(fd) };
     env.ok(&["start", &id]);
     let mut out = String::new();
@@ -152,34 +135,14 @@ fn console_socket_receives_a_working_pty() {
 
 #[test]
 fn pidfd_socket_receives_the_init_pidfd() {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    use std::os::fd::AsRawFd;
     use std::os::unix::net::UnixListener;
 
     let env = Env::new();
     let sock = env.dir.path().join("pidfd.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let id = env.id("pidfd");
-    let s2 = sock.clone();
     let receiver = std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 64];
-        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        let msg = recvmsg::<()>(
-            conn.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        )
-        .unwrap();
-        let mut fd = -1;
-        for c in msg.cmsgs().unwrap() {
-            if let ControlMessageOwned::ScmRights(fds) = c {
-                fd = fds[0];
-            }
-        }
-        let _ = s2;
+        let fd = recv_fd(&listener);
         std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap()
     });
     env.ok(&[
@@ -193,4 +156,27 @@ fn pidfd_socket_receives_the_init_pidfd() {
     let info = receiver.join().unwrap();
     let pid = env.pid(&id);
     assert!(info.lines().any(|l| l.starts_with("Pid:") && l.split_whitespace().nth(1) == Some(&pid.to_string())), "{info}");
+}
+
+/// Accepts one connection and returns the fd it carries (SCM_RIGHTS).
+fn recv_fd(listener: &std::os::unix::net::UnixListener) -> std::os::fd::RawFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::AsRawFd;
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 64];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            return fds[0];
+        }
+    }
+    panic!("no fd received");
 }

@@ -3,9 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::Container;
-use libcontainer::syscall::syscall::SyscallType;
 
 use crate::bundle;
 use crate::error::{io_err, lc_err, Result, WardError};
@@ -85,14 +83,14 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             write_atomic(&root.spec_filter_file(&opts.id), f)?;
         }
         let executor = WardExecutor::for_init(built.policy, built.spec_filter);
-        let builder = ContainerBuilder::new(opts.id.clone(), SyscallType::default())
-            .with_executor(executor)
-            .with_root_path(&root.root)
-            .map_err(lc_err("state root"))?
-            .with_pid_file(opts.pid_file.as_ref())
-            .map_err(lc_err("--pid-file"))?
-            .with_console_socket(opts.console_socket.as_ref())
-            .with_preserved_fds(opts.preserve_fds);
+        let builder = super::builder(
+            root,
+            &opts.id,
+            executor,
+            opts.pid_file.as_ref(),
+            opts.console_socket.as_ref(),
+            opts.preserve_fds,
+        )?;
         let mut container = builder
             .as_init(&wdir)
             .with_systemd(opts.systemd_cgroup)

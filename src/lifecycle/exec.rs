@@ -3,9 +3,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use libcontainer::container::builder::ContainerBuilder;
 use libcontainer::container::ContainerStatus;
-use libcontainer::syscall::syscall::SyscallType;
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
@@ -90,24 +88,24 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
 
     crate::testpoint::reached("exec:prepared");
     let executor = WardExecutor::for_exec(policy, filter);
-    let mut b = ContainerBuilder::new(opts.id.clone(), SyscallType::default())
-        .with_executor(executor)
-        .with_root_path(&root.root)
-        .map_err(lc_err("state root"))?
-        .with_pid_file(opts.pid_file.as_ref())
-        .map_err(lc_err("--pid-file"))?
-        .with_console_socket(opts.console_socket.as_ref())
-        .with_preserved_fds(opts.preserve_fds)
-        .as_tenant()
-        .with_detach(opts.detach)
-        .with_cwd(opts.cwd.as_ref())
-        .with_env(env)
-        .with_process(process_file.as_ref())
-        .with_no_new_privs(true)
-        .with_container_args(opts.args.clone())
-        .with_capabilities(caps)
-        .with_additional_gids(opts.additional_gids.clone())
-        .with_ignore_paused(opts.ignore_paused);
+    let mut b = super::builder(
+        root,
+        &opts.id,
+        executor,
+        opts.pid_file.as_ref(),
+        opts.console_socket.as_ref(),
+        opts.preserve_fds,
+    )?
+    .as_tenant()
+    .with_detach(opts.detach)
+    .with_cwd(opts.cwd.as_ref())
+    .with_env(env)
+    .with_process(process_file.as_ref())
+    .with_no_new_privs(true)
+    .with_container_args(opts.args.clone())
+    .with_capabilities(caps)
+    .with_additional_gids(opts.additional_gids.clone())
+    .with_ignore_paused(opts.ignore_paused);
     if let Some((uid, gid)) = opts.user {
         b = b.with_user(Some(uid)).with_group(gid);
     }

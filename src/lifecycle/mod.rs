@@ -41,6 +41,29 @@ pub fn load(root: &StateRoot, id: &str) -> Result<Container> {
     })
 }
 
+/// The part of a libcontainer builder that create and exec share.
+pub(crate) fn builder(
+    root: &StateRoot,
+    id: &str,
+    executor: crate::executor::WardExecutor,
+    pid_file: Option<&std::path::PathBuf>,
+    console_socket: Option<&std::path::PathBuf>,
+    preserve_fds: i32,
+) -> Result<libcontainer::container::builder::ContainerBuilder> {
+    use crate::error::lc_err;
+    Ok(libcontainer::container::builder::ContainerBuilder::new(
+        id.to_string(),
+        libcontainer::syscall::syscall::SyscallType::default(),
+    )
+    .with_executor(executor)
+    .with_root_path(&root.root)
+    .map_err(lc_err("state root"))?
+    .with_pid_file(pid_file)
+    .map_err(lc_err("--pid-file"))?
+    .with_console_socket(console_socket)
+    .with_preserved_fds(preserve_fds))
+}
+
 /// OCI status names.
 pub fn status_name(s: ContainerStatus) -> &'static str {
     match s {
