@@ -91,6 +91,7 @@ impl Executor for WardExecutor {
     /// Runs in the container before create returns: a program that cannot be
     /// found fails `create` (as in runc), so clients see the error there.
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
+        crate::testpoint::reached("executor:joined");
         let process = spec.process().as_ref();
         let Some(prog) = process
             .and_then(|p| p.args().as_ref())

@@ -6,6 +6,7 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    ward::selfprotect::note_startup();
     let parsed = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -14,16 +15,6 @@ fn main() {
             std::process::exit(code);
         }
     };
-    // Commands that enter a container run from a sealed copy of ward.
-    if matches!(
-        parsed.command,
-        Some(cli::Command::Create(_) | cli::Command::Run(_) | cli::Command::Exec(_))
-    ) {
-        if let Err(e) = ward::selfprotect::ensure_sealed() {
-            eprintln!("ward: {e}");
-            std::process::exit(1);
-        }
-    }
     let code = match cli::commands::run(parsed) {
         Ok(code) => code,
         Err(e) => {

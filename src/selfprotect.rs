@@ -1,7 +1,14 @@
 //! CVE-2019-5736 defence: the ward process that enters a container must not be
-//! reachable as a writable file through /proc/<pid>/exe. Before create, run or
-//! exec, ward re-executes itself from a sealed memfd copy of its binary, unless
-//! the binary already sits on a read-only mount (then nothing can write it).
+//! reachable as a writable file through /proc/<pid>/exe.
+//!
+//! Two ways, chosen by cost (the copy costs ~14 ms per call, most of a create):
+//! - the container has ward's own user namespace: the process that joins it
+//!   changes uid inside it, which makes it non-dumpable, and its memory belongs
+//!   to the host's user namespace, where the container has no capability; so no
+//!   container process can open its /proc/<pid>/exe at all. No copy is made.
+//! - otherwise (host ids, or a user namespace from the spec) ward re-executes
+//!   itself from a sealed memfd copy of its binary before entering, unless the
+//!   binary sits on a read-only mount (then nothing can write it).
 
 use std::ffi::CString;
 use std::io::Read;
@@ -9,14 +16,23 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 const MARK: &str = "_WARD_SEALED";
 
+static SEALED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Call first thing in main: notes (and hides) that this process already runs
+/// from a sealed copy.
+pub fn note_startup() {
+    if std::env::var_os(MARK).is_some() {
+        SEALED.store(true, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: called at the start of main, before any thread exists.
+        unsafe { std::env::remove_var(MARK) };
+    }
+}
+
 /// Returns only if no re-exec was needed or possible; on success the process
 /// image is replaced. Failure to protect is an error: running unprotected into
 /// a container is what the CVE exploited.
 pub fn ensure_sealed() -> Result<(), String> {
-    if std::env::var_os(MARK).is_some() {
-        // SAFETY: single-threaded at this point of main; removes our own marker
-        // so the container's processes never see it.
-        unsafe { std::env::remove_var(MARK) };
+    if SEALED.load(std::sync::atomic::Ordering::Relaxed) {
         return Ok(());
     }
     if on_readonly_mount() {
@@ -88,4 +104,20 @@ fn sealed_copy() -> Result<OwnedFd, String> {
         return Err(format!("sealing: {}", std::io::Error::last_os_error()));
     }
     Ok(memfd)
+}
+
+/// Whether this filesystem can take an id-mapped mount (a guess from its type,
+/// to decide early whether ward's user namespace will protect the container).
+pub fn idmappable_fs(path: &std::path::Path) -> bool {
+    const OVERLAYFS: i64 = 0x794c7630;
+    const NFS: i64 = 0x6969;
+    const FUSE: i64 = 0x65735546;
+    match nix::sys::statfs::statfs(path) {
+        Ok(s) => !matches!(s.filesystem_type().0, OVERLAYFS | NFS | FUSE),
+        Err(_) => false,
+    }
+}
+
+pub fn is_sealed() -> bool {
+    SEALED.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -7,11 +7,60 @@ use serde_json::json;
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
-/// CVE-2019-5736: while `exec` joins the container, ward runs from a sealed
-/// memfd, so /proc/<pid>/exe cannot be written.
+fn wait_stopped(pid: u32) {
+    let t = Instant::now();
+    while !proc_status(pid as i32, "State").starts_with('T') {
+        assert!(t.elapsed() < Duration::from_secs(10), "{pid} never stopped");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// CVE-2019-5736, with ward's user namespace: the runtime process that joins
+/// the container is non-dumpable and owned by the host's user namespace, so no
+/// container process can open its /proc/<pid>/exe.
 #[test]
-fn runtime_binary_is_sealed_during_exec() {
+fn runtime_exe_unreachable_from_container_during_exec() {
     let env = Env::new();
+    env.with_probe();
+    let id = env.id("exe");
+    env.start(&id);
+    let mut joining = env
+        .cmd(&["exec", &id, "true"])
+        .env("WARD_TEST_PAUSE_AT", "executor:joined")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // the runtime inside the container stops itself; find it from inside
+    let t = Instant::now();
+    let mut seen = String::new();
+    while t.elapsed() < Duration::from_secs(10) {
+        seen = stdout(&env.exec(&id, &["probe", "open-ward-exe"]));
+        if !seen.contains("none") && !seen.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        !seen.contains("none") && !seen.is_empty(),
+        "runtime never seen inside: {seen}"
+    );
+    assert!(
+        !seen.contains("opened"),
+        "container opened the runtime's exe: {seen}"
+    );
+    joining.kill().unwrap();
+    joining.wait().unwrap();
+    env.ok(&["delete", "--force", &id]);
+}
+
+/// CVE-2019-5736 without a user namespace (relaxed): ward runs from a sealed
+/// memfd while it joins, so /proc/<pid>/exe is not the on-disk binary and
+/// cannot be written.
+#[test]
+fn runtime_binary_is_sealed_during_exec_without_userns() {
+    let env = Env::new();
+    env.annotate("run.ward.userns", "host");
     let id = env.id("exe");
     env.start(&id);
     let mut child = env
@@ -22,11 +71,7 @@ fn runtime_binary_is_sealed_during_exec() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let t = Instant::now();
-    while !proc_status(pid as i32, "State").starts_with('T') {
-        assert!(t.elapsed() < Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_stopped(pid);
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     assert!(exe.to_string_lossy().starts_with("/memfd:ward"), "{exe:?}");
     let w = std::fs::OpenOptions::new()
@@ -35,7 +80,6 @@ fn runtime_binary_is_sealed_during_exec() {
     assert!(w.is_err(), "the runtime image is writable");
     child.kill().unwrap();
     child.wait().unwrap();
-    // the on-disk binary is untouched and still works
     env.ok(&["state", &id]);
 }
 

@@ -12,6 +12,7 @@ use crate::fsutil::write_atomic;
 use crate::hardening::userns;
 use crate::paths::StateRoot;
 use crate::policy::{self, relax};
+use crate::selfprotect;
 
 #[derive(Debug, Default, Clone)]
 pub struct CreateOpts {
@@ -39,6 +40,13 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     // Check the spec's own mappings before anything is claimed.
     userns::validate_spec_mappings(&b.spec)?;
 
+    // Without ward's user namespace the process entering the container must
+    // run from a sealed copy (CVE-2019-5736); re-exec now, before claiming.
+    let protected_by_userns = policy::wants_default_userns(&b.spec, &relaxations)
+        && selfprotect::idmappable_fs(&b.rootfs);
+    if !protected_by_userns {
+        selfprotect::ensure_sealed().map_err(WardError::Invalid)?;
+    }
     let wdir = root.ward_dir(&opts.id);
     claim_id(&wdir, &opts.id)?;
     crate::testpoint::reached("create:claimed");
@@ -53,6 +61,17 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             match userns::idmapped_rootfs(&b.rootfs, &target, &range) {
                 Ok(()) => mapped = Some((range, target)),
                 Err(e @ userns::UsernsError::NotIdmappable { .. }) => {
+                    // Guessed wrong about the filesystem: no user namespace,
+                    // so seal. The sealed process starts this create again.
+                    if !selfprotect::is_sealed() {
+                        crate::hardening::cleanup(&wdir, &opts.id);
+                        let _ = std::fs::remove_dir_all(&wdir);
+                        return Err(WardError::Invalid(
+                            selfprotect::ensure_sealed()
+                                .err()
+                                .unwrap_or_else(|| "re-exec failed".into()),
+                        ));
+                    }
                     // The documented fallback: this container runs with host
                     // ids, said loudly and recorded as a relaxation.
                     crate::hardening::cleanup(&wdir, &opts.id);
@@ -205,7 +224,7 @@ fn cleanup_failed(root: &StateRoot, id: &str) {
             tracing::warn!("cleanup of failed create {id}: {e}");
         }
     }
-    super::ops::purge(root, id);
+    let _ = super::ops::purge(root, id);
 }
 
 /// The file a flag names must be creatable: its directory has to exist. (runc

@@ -49,6 +49,10 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
         _ => return Err(WardError::NotRunning(opts.id.clone())),
     }
     let policy = Policy::load(&root.policy_file(&opts.id))?;
+    // See selfprotect: only ward's own user namespace makes the copy unneeded.
+    if !matches!(policy.userns, crate::policy::UsernsPolicy::Ward { .. }) {
+        crate::selfprotect::ensure_sealed().map_err(WardError::Invalid)?;
+    }
     let filter = match std::fs::read(root.spec_filter_file(&opts.id)) {
         Ok(b) => Some(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

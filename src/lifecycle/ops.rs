@@ -119,7 +119,7 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
         Ok(c) => c,
         // Nothing, or a state torn by a crash: recover what is there.
         Err(WardError::NotExist(_) | WardError::Container { .. }) if force => {
-            purge(root, id);
+            let _ = purge(root, id);
             return Ok(());
         }
         Err(e) => return Err(e),
@@ -141,15 +141,25 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
         // directly (its pid namespace takes the rest with it).
         rootless_kill(&mut c);
     }
-    if c.status() == ContainerStatus::Created && !force {
-        // runc deletes a created container by killing its init.
-        c.delete(true)
-    } else {
-        c.delete(force)
+    // runc deletes a created container by killing its init.
+    let result = c.delete(force || c.status() == ContainerStatus::Created);
+    match result {
+        Ok(()) => {
+            release_ward_resources(root, id);
+            Ok(())
+        }
+        // A process still on its way out keeps the cgroup busy: kill what is
+        // left, wait for it, and remove everything.
+        Err(e) if force => {
+            tracing::warn!("delete {id}: {e}; purging");
+            if purge(root, id) {
+                Ok(())
+            } else {
+                Err(lc_err(format!("deleting container {id}"))(e))
+            }
+        }
+        Err(e) => Err(lc_err(format!("deleting container {id}"))(e)),
     }
-    .map_err(lc_err(format!("deleting container {id}")))?;
-    release_ward_resources(root, id);
-    Ok(())
 }
 
 fn rootless_kill(c: &mut Container) {
@@ -182,8 +192,10 @@ fn release_ward_resources(root: &StateRoot, id: &str) {
 
 /// Recovers from a create that was interrupted before libcontainer saved its
 /// state (e.g. ward was SIGKILLed): kills whatever is in the container's cgroup,
-/// removes the cgroup and both state dirs. Best effort, never fails.
-pub fn purge(root: &StateRoot, id: &str) {
+/// removes the cgroup and both state dirs. Best effort; returns false if the
+/// cgroup could not be removed.
+pub fn purge(root: &StateRoot, id: &str) -> bool {
+    let mut removed = true;
     let cgroup_path = std::fs::read(root.ward_dir(id).join("config.json"))
         .ok()
         .and_then(|d| serde_json::from_slice::<oci_spec::runtime::Spec>(&d).ok())
@@ -200,16 +212,17 @@ pub fn purge(root: &StateRoot, id: &str) {
         }
         let _ = m.freeze(FreezerState::Thawed);
         // The killed processes must be gone before the cgroup can be removed.
-        for _ in 0..100 {
+        for _ in 0..300 {
             if m.get_all_pids().map(|p| p.is_empty()).unwrap_or(true) {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        let _ = m.remove();
+        removed = m.remove().is_ok();
     }
     let _ = std::fs::remove_dir_all(root.container_dir(id));
     release_ward_resources(root, id);
+    removed
 }
 
 pub fn pause(root: &StateRoot, id: &str) -> Result<()> {
