@@ -60,8 +60,17 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     let mut inter_chan = channel::intermediate_channel()?;
     let mut init_chan = channel::init_channel()?;
 
+    let main_pid = nix::unistd::getpid();
     let cb: CloneCb = {
         Box::new(|| {
+            // ward patch: the intermediate process dies with the runtime, so a
+            // runtime killed mid-create leaves no orphan still setting up
+            // cgroups behind a `delete --force`.
+            // SAFETY: prctl with integer arguments.
+            unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+            if nix::unistd::getppid() != main_pid {
+                return -1;
+            }
             if let Err(ret) = prctl::set_name("youki:[1:INTER]") {
                 tracing::error!(?ret, "failed to set name for child process");
                 return ret;
