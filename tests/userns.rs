@@ -187,3 +187,61 @@ fn state_root_and_bundle_under_a_private_directory() {
         "id-mapped rootfs left mounted"
     );
 }
+
+struct Unmount(std::path::PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// containerd and podman hand over an overlayfs rootfs: ward id-maps its
+/// layers under a new read-only overlay, so the default user namespace holds.
+#[test]
+fn overlay_rootfs_gets_idmapped_layers() {
+    let env = Env::new();
+    let base = env.dir.path().join("ovl");
+    for d in ["lower", "upper", "work", "merged"] {
+        std::fs::create_dir_all(base.join(d)).unwrap();
+    }
+    std::fs::rename(env.bundle.join("rootfs"), base.join("lower/rootfs")).unwrap();
+    std::fs::write(base.join("upper/from-upper"), "up").unwrap();
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        base.join("lower/rootfs").display(),
+        base.join("upper").display(),
+        base.join("work").display()
+    );
+    nix::mount::mount(
+        Some("overlay"),
+        &base.join("merged"),
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .unwrap();
+    let _guard = Unmount(base.join("merged"));
+    let merged = base.join("merged").to_str().unwrap().to_string();
+    env.edit(|c| c["root"]["path"] = merged.into());
+    env.args(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map; stat -c %u /bin/busybox /from-upper; cat /from-upper",
+    ]);
+    let id = env.id("overlay");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = stdout(&out);
+    let first: Vec<&str> = o.lines().next().unwrap().split_whitespace().collect();
+    assert_ne!(first[1], "0", "user namespace in force: {o}");
+    assert!(
+        o.contains("\n0\n0\nup"),
+        "layers owned by container root: {o}"
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let lines = mounts
+        .lines()
+        .filter(|l| l.contains(base.to_str().unwrap()))
+        .count();
+    assert_eq!(lines, 1, "only the test's own overlay remains: {mounts}");
+}

@@ -1,6 +1,7 @@
 //! The hardening layer: each submodule owns one defence.
 
 pub mod capabilities;
+pub mod idmap_overlay;
 pub mod landlock;
 pub mod rootfs;
 pub mod seccomp;
@@ -12,6 +13,7 @@ pub mod userns_compat;
 pub fn cleanup(ward_dir: &std::path::Path, id: &str) {
     if let Ok(target) = std::fs::read_link(ward_dir.join(userns::ROOTFS_MOUNT)) {
         userns::unmount_rootfs(&target);
+        idmap_overlay::unmount(&target);
         let _ = std::fs::remove_dir(&target);
     }
     userns::release_owner(id);

@@ -9,7 +9,7 @@ use crate::bundle;
 use crate::error::{io_err, lc_err, Result, WardError};
 use crate::executor::WardExecutor;
 use crate::fsutil::write_atomic;
-use crate::hardening::userns;
+use crate::hardening::{idmap_overlay, userns};
 use crate::paths::StateRoot;
 use crate::policy::{self, relax};
 use crate::selfprotect;
@@ -42,8 +42,11 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
 
     // Without ward's user namespace the process entering the container must
     // run from a sealed copy (CVE-2019-5736); re-exec now, before claiming.
+    let rootfs_ro = !relaxations.has(relax::Layer::Rootfs)
+        || b.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
+    let overlay = rootfs_ro && idmap_overlay::is_overlay(&b.rootfs);
     let protected_by_userns = policy::wants_default_userns(&b.spec, &relaxations)
-        && selfprotect::idmappable_fs(&b.rootfs);
+        && (overlay || selfprotect::idmappable_fs(&b.rootfs));
     if !protected_by_userns {
         selfprotect::ensure_sealed().map_err(WardError::Invalid)?;
     }
@@ -58,8 +61,13 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         if policy::wants_default_userns(&b.spec, &relaxations) {
             let range = userns::allocate(&opts.id)?;
             let target = crate::hardening::idmapped_rootfs_dir(&wdir, &range)?;
-            match userns::idmapped_rootfs(&b.rootfs, &target, &range) {
-                Ok(()) => mapped = Some((range, target)),
+            let mounted = if overlay {
+                idmap_overlay::mount(&b.rootfs, &target, &range)
+            } else {
+                userns::idmapped_rootfs(&b.rootfs, &target, &range).map(|()| target)
+            };
+            match mounted {
+                Ok(root) => mapped = Some((range, root)),
                 Err(e @ userns::UsernsError::NotIdmappable { .. }) => {
                     // Guessed wrong about the filesystem: no user namespace,
                     // so seal. The sealed process starts this create again.
