@@ -54,7 +54,8 @@ summary=()
 for t in $TARGETS; do
     mkdir -p "corpus/$t"
     echo "== $t: ${SECS}s"
-    log="$LOGDIR/$t.log"
+    mkdir -p "$FUZZ/artifacts/logs"
+    log="$FUZZ/artifacts/logs/$t.log"   # kept after the run
     # -rss_limit_mb: the ASan build of ward with a large JSON can be hungry.
     # New inputs go to a scratch dir (first corpus dir); the checked-in seeds in
     # corpus/<target> are read but not added to, unless FUZZ_KEEP_CORPUS=1.

@@ -24,8 +24,7 @@ pub fn layers(mountpoint: &Path) -> Option<Vec<PathBuf>> {
     // The last matching line is the mount on top.
     let line = info
         .lines()
-        .filter(|l| l.split(' ').nth(4).map(unescape).as_deref() == Some(want))
-        .last()?;
+        .rfind(|l| l.split(' ').nth(4).map(unescape).as_deref() == Some(want))?;
     let (_, after) = line.split_once(" - ")?;
     let mut f = after.splitn(3, ' ');
     if f.next()? != "overlay" {
@@ -80,7 +79,7 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() + 1 && b.len() >= i + 4 {
+        if b[i] == b'\\' && b.len() >= i + 4 {
             if let Ok(n) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
                 out.push(n);
                 i += 4;
