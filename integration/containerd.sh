@@ -240,6 +240,14 @@ s_run_output() {
   want_eq output "hello from a container" "$out"
 }
 
+s_uid_map() {
+  # Informational: which user namespace the runtime gave the container.
+  local out
+  out=$(C run --rm "${RUNC[@]}" "$IMG" t-uidmap cat /proc/self/uid_map) || return 1
+  echo "   uid_map: $(echo $out)"
+  [ -n "$out" ]
+}
+
 s_exit_code() {
   local rc=0
   C run --rm "${RUNC[@]}" "$IMG" t-exit sh -c 'exit 7' || rc=$?
@@ -411,6 +419,7 @@ s_cri_runtime_handler() {
 }
 
 run_scenario run-output s_run_output t-output
+run_scenario uid-map s_uid_map t-uidmap
 run_scenario exit-code s_exit_code t-exit
 run_scenario detached-exec-ps-kill-delete s_detached_exec_ps_kill t-detached
 run_scenario stdin s_stdin t-stdin

@@ -17,6 +17,8 @@ scenario() {
   ( set +e; "$fn" ) >"$SCEN_OUT" 2>&1 </dev/null || rc=$?
   if [ "$rc" -eq 0 ]; then
     echo "ok $name"
+    # lines a scenario marks as informational ("   note: ...") are shown
+    grep '^   [a-z_]*: ' "$SCEN_OUT" || true
     PASSED=$((PASSED + 1))
   else
     echo "FAIL $name"

@@ -181,6 +181,14 @@ s_run_rm() {
   [ -z "$(P ps -aq)" ] || fail "--rm left a container"
 }
 
+s_uid_map() {
+  # Informational: which user namespace the runtime gave the container.
+  local out
+  out=$(P run --rm "${RUN[@]}" "$IMG" cat /proc/self/uid_map) || return 1
+  echo "   uid_map: $(echo $out)"
+  [ -n "$out" ]
+}
+
 s_exit_code() {
   local rc=0
   P run --rm "${RUN[@]}" "$IMG" sh -c 'exit 7' || rc=$?
@@ -308,6 +316,7 @@ s_broken_error() {
 }
 
 run_scenario run-rm s_run_rm
+run_scenario uid-map s_uid_map
 run_scenario exit-code s_exit_code
 run_scenario detached-exec-stop-rm s_detached_exec_stop_rm p-det
 run_scenario pause-unpause s_pause_unpause p-pause

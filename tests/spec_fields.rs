@@ -107,16 +107,50 @@ fn namespaces_joined_by_path() {
                 n["path"] = format!("/proc/{pid}/ns/net").into();
             }
         }
-        // the joined namespaces belong to the first container's user namespace
-        ns.push(serde_json::json!({"type": "user", "path": format!("/proc/{pid}/ns/user")}));
+        // no user namespace given: ward joins the one owning the joined
+        // namespaces (the first container's), as a pod member would
         c.as_object_mut().unwrap().remove("hostname");
     });
-    env2.args(&["sh", "-c", "hostname; readlink /proc/self/ns/net"]);
+    env2.args(&[
+        "sh",
+        "-c",
+        "hostname; readlink /proc/self/ns/net; readlink /proc/self/ns/user",
+    ]);
     let b = env2.id("nsb");
     let out = env2.run(&b);
     assert!(out.status.success(), "{}", stderr(&out));
     let net = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
-    assert_eq!(stdout(&out), format!("first\n{}\n", net.display()));
+    let user = std::fs::read_link(format!("/proc/{pid}/ns/user")).unwrap();
+    assert_eq!(
+        stdout(&out),
+        format!("first\n{}\n{}\n", net.display(), user.display())
+    );
+
+    // joining a namespace of the host's user namespace: host ids, recorded
+    let env3 = Env::new();
+    let host_uts = format!("/proc/{}/ns/uts", std::process::id());
+    let hu = host_uts.clone();
+    env3.edit(|c| {
+        for n in c["linux"]["namespaces"].as_array_mut().unwrap().iter_mut() {
+            if n["type"] == "uts" {
+                n["path"] = hu.clone().into();
+            }
+        }
+        c.as_object_mut().unwrap().remove("hostname");
+    });
+    let id3 = env3.id("nshost");
+    env3.start(&id3);
+    let r: serde_json::Value =
+        serde_json::from_str(&env3.ok(&["inspect", "-f", "json", &id3])).unwrap();
+    assert_eq!(r["policy"]["userns"], "host", "{r}");
+    let why = r["policy"]["relaxations"][0]["source"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        why.starts_with("automatic") && why.contains(&host_uts),
+        "{why}"
+    );
 }
 
 #[test]

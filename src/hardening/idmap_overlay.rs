@@ -1,8 +1,8 @@
 //! An overlayfs rootfs (what containerd and podman hand over) cannot take an
 //! id-mapped mount itself, but overlayfs accepts id-mapped layers. For a
-//! read-only rootfs ward mounts a new, read-only overlay whose layers are
-//! id-mapped binds of the original's upper and lower directories (the upper
-//! becomes the top lower layer, so the original upper is never written twice).
+//! read-only rootfs ward mounts a new overlay whose lower layers are id-mapped
+//! binds of the original's upper and lower directories (the original upper is
+//! never written through two mounts) and whose upper is private scratch.
 
 use std::path::{Path, PathBuf};
 
@@ -111,29 +111,35 @@ pub fn mount(rootfs: &Path, dir: &Path, range: &IdRange) -> Result<PathBuf, User
         return Ok(mapped.remove(0));
     }
     let root = dir.join("root");
-    std::fs::create_dir_all(&root).map_err(|e| not(&format!("{}: {e}", root.display())))?;
+    // A private upper layer (next to the layers, on /run) takes the mount
+    // points the runtime creates before the root is made read-only; it is
+    // owned by container root so that works from inside the user namespace.
+    let (upper, work) = (dir.join("upper"), dir.join("work"));
+    for d in [&root, &upper, &work] {
+        std::fs::create_dir_all(d).map_err(|e| not(&format!("{}: {e}", d.display())))?;
+    }
+    for d in [&upper, &work] {
+        nix::unistd::chown(d, Some(range.host_uid.into()), Some(range.host_gid.into()))
+            .map_err(|e| not(&format!("chown {}: {e}", d.display())))?;
+    }
     let lower: Vec<String> = mapped.iter().map(|p| p.display().to_string()).collect();
     nix::mount::mount(
         Some("overlay"),
         &root,
         Some("overlay"),
-        nix::mount::MsFlags::MS_RDONLY,
-        Some(format!("lowerdir={}", lower.join(":")).as_str()),
+        nix::mount::MsFlags::empty(),
+        Some(
+            format!(
+                "lowerdir={},upperdir={},workdir={}",
+                lower.join(":"),
+                upper.display(),
+                work.display()
+            )
+            .as_str(),
+        ),
     )
     .map_err(|e| not(&format!("mounting the id-mapped overlay: {e}")))?;
     Ok(root)
-}
-
-/// Unmounts everything `mount` made under `dir` (best effort).
-pub fn unmount(dir: &Path) {
-    userns::unmount_rootfs(&dir.join("root"));
-    let _ = std::fs::remove_dir(dir.join("root"));
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            userns::unmount_rootfs(&e.path());
-            let _ = std::fs::remove_dir(e.path());
-        }
-    }
 }
 
 #[cfg(test)]

@@ -11,15 +11,13 @@ pub mod userns_compat;
 /// Releases what the hardening layer holds for a container outside
 /// libcontainer's knowledge (called at delete and by crash recovery).
 pub fn cleanup(ward_dir: &std::path::Path, id: &str) {
-    if let Ok(target) = std::fs::read_link(ward_dir.join(userns::ROOTFS_MOUNT)) {
-        userns::unmount_rootfs(&target);
-        idmap_overlay::unmount(&target);
-        let _ = std::fs::remove_dir(&target);
+    if let Ok(dir) = std::fs::read_link(ward_dir.join(userns::ROOTFS_MOUNT)) {
+        unmount_staging(&dir);
     }
     userns::release_owner(id);
 }
 
-/// Where a container's id-mapped rootfs is mounted: `/run/ward-rootfs/<slot>`.
+/// The staging dir for a container's id-mapped rootfs: `/run/ward-rootfs/<slot>`.
 /// Not under the state root, whose parents (any `--root`) may not be
 /// traversable by the container's unprivileged root; the slot is unique
 /// host-wide while the range is held. The link in ward's dir is made first, so
@@ -40,18 +38,46 @@ pub fn idmapped_rootfs_dir(
     std::fs::create_dir_all(base).map_err(err(&format!("creating {ROOTFS_BASE}")))?;
     std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o711))
         .map_err(err(&format!("chmod {ROOTFS_BASE}")))?;
-    let target = base.join(range.slot.to_string());
+    // A pool slot is unique host-wide; a joined range is shared by a pod, so
+    // each member stages under its own name.
+    let name = match range.join {
+        None => range.slot.to_string(),
+        Some(_) => format!(
+            "j-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ),
+    };
+    let target = base.join(name);
     std::os::unix::fs::symlink(&target, ward_dir.join(userns::ROOTFS_MOUNT))
         .map_err(err("recording the id-mapped rootfs"))?;
-    // A leftover empty dir from a crashed holder of this slot is fine to reuse.
-    match std::fs::create_dir(&target) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            userns::unmount_rootfs(&target);
-        }
-        Err(e) => return Err(err(&format!("creating {}", target.display()))(e)),
-    }
+    // Leftovers from a crashed holder of this slot are cleared first.
+    unmount_staging(&target);
+    std::fs::create_dir(&target).map_err(err(&format!("creating {}", target.display())))?;
     Ok(target)
+}
+
+/// Undoes what create staged in a slot's dir: the id-mapped root (`root`),
+/// overlay layers (`l<N>`) and bind sources (`b<N>`), then the dir itself.
+pub fn unmount_staging(dir: &std::path::Path) {
+    userns::unmount_rootfs(&dir.join("root"));
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            userns::unmount_rootfs(&p);
+            // upper/work are plain dirs of the overlay, never mount points.
+            let plain = matches!(e.file_name().to_str(), Some("upper" | "work"));
+            let _ = if plain {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_dir(&p).or_else(|_| std::fs::remove_file(&p))
+            };
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }
 
 pub const ROOTFS_BASE: &str = "/run/ward-rootfs";

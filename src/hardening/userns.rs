@@ -90,6 +90,10 @@ pub struct IdRange {
     pub host_uid: u32,
     pub host_gid: u32,
     pub size: u32,
+    /// Set when the range is another container's (a pod member joining its
+    /// sandbox's user namespace): that namespace, not a pool slot.
+    #[serde(default)]
+    pub join: Option<PathBuf>,
 }
 
 #[derive(thiserror::Error, Debug)]
@@ -338,6 +342,7 @@ impl Pool {
             host_uid: u as u32,
             host_gid: g as u32,
             size: self.slot_size,
+            join: None,
         })
     }
 
@@ -918,7 +923,12 @@ fn mount_err(op: &'static str, path: &Path, source: io::Error) -> UsernsError {
 /// Nothing is chowned. The new mount tree is made private so mounts made
 /// below it don't propagate back to the host's rootfs location.
 pub fn idmapped_rootfs(rootfs: &Path, target: &Path, range: &IdRange) -> Result<(), UsernsError> {
-    let ns = userns_fd(range)?;
+    let ns = match &range.join {
+        Some(p) => std::fs::File::open(p)
+            .map(OwnedFd::from)
+            .map_err(|e| mount_err("open user namespace", p, e))?,
+        None => userns_fd(range)?,
+    };
     let c_rootfs = cpath(rootfs).map_err(|e| mount_err("open_tree", rootfs, e))?;
     let empty = c"";
 

@@ -89,3 +89,178 @@ pub fn adapt(spec: &mut Spec, ward_dir: &Path, range: &IdRange) -> Result<()> {
     spec.set_mounts(Some(mounts));
     Ok(())
 }
+
+/// Bind-mounts each bind source of the spec at `<dir>/b<N>` (host side, before
+/// the container exists) and points the mount there. libcontainer opens bind
+/// sources from inside the container's user namespace, where the path to them
+/// may not be traversable; the staging dir is (mode 0711 parents).
+pub fn stage_binds(spec: &mut Spec, dir: &Path) -> Result<()> {
+    use nix::mount::{mount, MsFlags};
+    let Some(mut mounts) = spec.mounts().clone() else {
+        return Ok(());
+    };
+    for (i, m) in mounts.iter_mut().enumerate() {
+        let is_bind = m.typ().as_deref() == Some("bind")
+            || m.options()
+                .iter()
+                .flatten()
+                .any(|o| o == "bind" || o == "rbind");
+        let Some(src) = m.source().clone() else {
+            continue;
+        };
+        if !is_bind || !src.is_absolute() {
+            continue;
+        }
+        let meta = match std::fs::metadata(&src) {
+            Ok(m) => m,
+            // libcontainer reports a missing source with its own error.
+            Err(_) => continue,
+        };
+        let staged = dir.join(format!("b{i}"));
+        if meta.is_dir() {
+            std::fs::create_dir(&staged)
+        } else {
+            std::fs::File::create(&staged).map(|_| ())
+        }
+        .map_err(io_err(format!(
+            "staging mounts[{i}] source {}",
+            src.display()
+        )))?;
+        mount(
+            Some(&src),
+            &staged,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .and_then(|()| {
+            mount(
+                None::<&str>,
+                &staged,
+                None::<&str>,
+                MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+                None::<&str>,
+            )
+        })
+        .map_err(|e| WardError::Sys {
+            context: format!("staging mounts[{i}] source {}", src.display()),
+            source: e,
+        })?;
+        m.set_source(Some(staged));
+    }
+    spec.set_mounts(Some(mounts));
+    Ok(())
+}
+
+/// How a spec that joins other namespaces by path relates to user namespaces.
+pub enum Joined {
+    /// Joins nothing by path.
+    Nothing,
+    /// The joined namespaces belong to another container's user namespace
+    /// (a pod sandbox's): join that one too, with its id range.
+    Userns(IdRange),
+    /// They belong to the host's user namespace (or ward cannot name theirs):
+    /// a private user namespace could not join them.
+    Host(String),
+}
+
+/// NS_GET_USERNS: the user namespace owning a namespace fd.
+const NS_GET_USERNS: libc::c_ulong = 0xb701;
+
+pub fn joined(spec: &Spec) -> Joined {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::fs::MetadataExt;
+    let paths: Vec<(LinuxNamespaceType, std::path::PathBuf)> = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|n| n.typ() != LinuxNamespaceType::User)
+        .filter_map(|n| n.path().clone().map(|p| (n.typ(), p)))
+        .collect();
+    if paths.is_empty() {
+        return Joined::Nothing;
+    }
+    let own = std::fs::metadata("/proc/self/ns/user")
+        .map(|m| (m.dev(), m.ino()))
+        .ok();
+    let mut owner_seen = None;
+    for (typ, p) in &paths {
+        let Ok(f) = std::fs::File::open(p) else {
+            // libcontainer reports an unopenable path itself.
+            return Joined::Host(format!("cannot open {typ:?} namespace {}", p.display()));
+        };
+        // SAFETY: ioctl on a valid namespace fd; returns a new fd or -1.
+        let fd = unsafe { libc::ioctl(f.as_raw_fd(), NS_GET_USERNS) };
+        if fd < 0 {
+            return Joined::Host(format!("cannot find the owner of {}", p.display()));
+        }
+        // SAFETY: fd was just returned by the kernel and is ours.
+        let owner = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let Ok(m) = owner.metadata() else {
+            return Joined::Host(format!("cannot stat the owner of {}", p.display()));
+        };
+        let id = (m.dev(), m.ino());
+        if Some(id) == own {
+            return Joined::Host(format!(
+                "joins {typ:?} namespace {} of the host's user namespace",
+                p.display()
+            ));
+        }
+        owner_seen = Some((id, p.clone()));
+    }
+    let Some((owner_id, path)) = owner_seen else {
+        return Joined::Nothing;
+    };
+    // Name the owner through the process whose namespace was given.
+    let pid_dir = path
+        .parent()
+        .filter(|d| d.ends_with("ns"))
+        .and_then(|d| d.parent());
+    let Some(pid_dir) = pid_dir.filter(|d| d.starts_with("/proc")) else {
+        return Joined::Host(format!(
+            "cannot name the user namespace of {}",
+            path.display()
+        ));
+    };
+    let user = pid_dir.join("ns/user");
+    let same = std::fs::metadata(&user).map(|m| (m.dev(), m.ino())).ok() == Some(owner_id);
+    let first = |f: &str| -> Option<(u32, u32, u32)> {
+        let text = std::fs::read_to_string(pid_dir.join(f)).ok()?;
+        let v: Vec<u32> = text
+            .split_whitespace()
+            .take(3)
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        (v.len() == 3 && v[0] == 0).then(|| (v[0], v[1], v[2]))
+    };
+    match (same, first("uid_map"), first("gid_map")) {
+        (true, Some((_, hu, size)), Some((_, hg, _))) => Joined::Userns(IdRange {
+            slot: u32::MAX,
+            host_uid: hu,
+            host_gid: hg,
+            size,
+            join: Some(user),
+        }),
+        _ => Joined::Host(format!(
+            "cannot use the user namespace of {}",
+            path.display()
+        )),
+    }
+}
+
+/// Adds the joined user namespace to the spec (by path, no mappings).
+pub fn join_userns(spec: &mut Spec, path: &Path) {
+    let mut linux = spec.linux().clone().unwrap_or_default();
+    let mut ns = linux.namespaces().clone().unwrap_or_default();
+    if let Ok(n) = oci_spec::runtime::LinuxNamespaceBuilder::default()
+        .typ(LinuxNamespaceType::User)
+        .path(path.to_path_buf())
+        .build()
+    {
+        ns.push(n);
+    }
+    linux.set_namespaces(Some(ns));
+    spec.set_linux(Some(linux));
+}

@@ -9,7 +9,7 @@ use crate::bundle;
 use crate::error::{io_err, lc_err, Result, WardError};
 use crate::executor::WardExecutor;
 use crate::fsutil::write_atomic;
-use crate::hardening::{idmap_overlay, userns};
+use crate::hardening::{idmap_overlay, userns, userns_compat};
 use crate::paths::StateRoot;
 use crate::policy::{self, relax};
 use crate::selfprotect;
@@ -45,7 +45,13 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     let rootfs_ro = !relaxations.has(relax::Layer::Rootfs)
         || b.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
     let overlay = rootfs_ro && idmap_overlay::is_overlay(&b.rootfs);
+    let joined = if policy::wants_default_userns(&b.spec, &relaxations) {
+        userns_compat::joined(&b.spec)
+    } else {
+        userns_compat::Joined::Nothing
+    };
     let protected_by_userns = policy::wants_default_userns(&b.spec, &relaxations)
+        && !matches!(joined, userns_compat::Joined::Host(_))
         && (overlay || selfprotect::idmappable_fs(&b.rootfs));
     if !protected_by_userns {
         selfprotect::ensure_sealed().map_err(WardError::Invalid)?;
@@ -58,13 +64,27 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         // Container root owns its image's files through an id-mapped mount,
         // never by chowning them.
         let mut mapped = None;
+        if let userns_compat::Joined::Host(why) = &joined {
+            relaxations.list.push(relax::Relaxation {
+                layer: relax::Layer::Userns,
+                value: "host".into(),
+                source: format!("automatic: {why}"),
+            });
+            tracing::warn!("user namespace off for {}: {why}", opts.id);
+        }
         if policy::wants_default_userns(&b.spec, &relaxations) {
-            let range = userns::allocate(&opts.id)?;
+            let range = match joined {
+                userns_compat::Joined::Userns(r) => r,
+                _ => userns::allocate(&opts.id)?,
+            };
             let target = crate::hardening::idmapped_rootfs_dir(&wdir, &range)?;
             let mounted = if overlay {
                 idmap_overlay::mount(&b.rootfs, &target, &range)
             } else {
-                userns::idmapped_rootfs(&b.rootfs, &target, &range).map(|()| target)
+                let root = target.join("root");
+                std::fs::create_dir(&root)
+                    .map_err(io_err(format!("creating {}", root.display())))?;
+                userns::idmapped_rootfs(&b.rootfs, &root, &range).map(|()| root)
             };
             match mounted {
                 Ok(root) => mapped = Some((range, root)),
@@ -100,7 +120,15 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             crate::hardening::userns_compat::adapt(&mut built.spec, &wdir, r)?;
         }
         let rootfs = match &mapped {
-            Some((_, target)) => target.clone(),
+            Some((_, root)) => {
+                // Bind sources may sit under directories the container's
+                // unprivileged root cannot traverse (podman's 0700 runroot):
+                // stage them where it can.
+                if let Some(dir) = root.parent() {
+                    crate::hardening::userns_compat::stage_binds(&mut built.spec, dir)?;
+                }
+                root.clone()
+            }
             None => b.rootfs.clone(),
         };
         prepare_ward_dir(&wdir, &opts.id, &b, &rootfs, built.spec)?;

@@ -78,7 +78,10 @@ pub fn build(
     userns::validate_spec_mappings(&spec)?;
     let userns_policy = match range {
         Some(r) => {
-            userns::apply_to_spec(&mut spec, &r);
+            match &r.join {
+                Some(p) => crate::hardening::userns_compat::join_userns(&mut spec, p),
+                None => userns::apply_to_spec(&mut spec, &r),
+            }
             UsernsPolicy::Ward { range: r }
         }
         None if userns::spec_has_userns(&spec) => UsernsPolicy::Spec,

@@ -207,6 +207,7 @@ fn range0() -> IdRange {
         host_uid: 1 << 31,
         host_gid: (1 << 31) + 65536,
         size: 65536,
+        join: None,
     }
 }
 
