@@ -8,7 +8,8 @@
 # coverage) to rustc, so on a stable toolchain RUSTC_BOOTSTRAP=1 is set unless
 # the caller set it. Builds into fuzz/target (its own workspace). New findings
 # go to fuzz/artifacts/<target>/. Seeds are read from fuzz/corpus/<target>/, which
-# only grows with FUZZ_KEEP_CORPUS=1.
+# only grows with FUZZ_KEEP_CORPUS=1. fuzz/dict/<target>.dict, if present, is
+# passed as a libFuzzer -dict.
 # Exits non-zero if any target crashed (or failed to build/run).
 set -uo pipefail
 
@@ -61,7 +62,9 @@ for t in $TARGETS; do
     # corpus/<target> are read but not added to, unless FUZZ_KEEP_CORPUS=1.
     if [ "${FUZZ_KEEP_CORPUS:-0}" = 1 ]; then dirs=("corpus/$t"); else
         mkdir -p "$LOGDIR/corpus-$t"; dirs=("$LOGDIR/corpus-$t" "corpus/$t"); fi
-    cargo fuzz run "$t" "${dirs[@]}" -- \
+    extra=()
+    [ -f "dict/$t.dict" ] && extra+=("-dict=dict/$t.dict")
+    cargo fuzz run "$t" "${dirs[@]}" -- "${extra[@]}" \
         -max_total_time="$SECS" -rss_limit_mb=4096 -print_final_stats=1 >"$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -72,9 +75,9 @@ for t in $TARGETS; do
     else
         res="CRASH (rc=$rc)"
         fail=1
-        grep -E "panicked at|ERROR: (libFuzzer|AddressSanitizer)|^SUMMARY|Test unit written to" "$log" | head -20
-        echo "---- last lines of the $t log:"
-        tail -25 "$log"
+        grep -E -A1 "panicked at" "$log" | head -4
+        grep -E "ERROR: (libFuzzer|AddressSanitizer)|^SUMMARY|Test unit written to" "$log" | head -5
+        echo "   full log: $log"
     fi
     line=$(printf '%-22s %-14s execs=%-10s exec/s=%-8s %s' "$t" "$res" "${execs:-?}" "${rate:-?}" "${cov:-}")
     echo "$line"

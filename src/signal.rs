@@ -65,7 +65,11 @@ pub fn parse_signal(s: &str) -> Result<i32> {
         } else {
             rest.parse::<i32>().map_err(|_| unknown())?
         };
-        let n = base + sign * off;
+        // checked: an offset like RTMIN+2147483647 must be an error, not an overflow
+        let n = sign
+            .checked_mul(off)
+            .and_then(|d| base.checked_add(d))
+            .ok_or_else(unknown)?;
         if (RTMIN..=RTMAX).contains(&n) {
             Ok(n)
         } else {
@@ -108,7 +112,18 @@ mod tests {
 
     #[test]
     fn rejects_unknown() {
-        for s in ["0", "65", "-1", "FOO", "RTMIN+40", "SIGRTMAX+1", ""] {
+        for s in [
+            "0",
+            "65",
+            "-1",
+            "FOO",
+            "RTMIN+40",
+            "SIGRTMAX+1",
+            "",
+            "RTMIN+2147483647",
+            "RTMAX--2147483648",
+            "RTMAX--2147483647",
+        ] {
             assert!(parse_signal(s).is_err(), "{s}");
         }
     }
