@@ -30,6 +30,12 @@ if [ "${WARD_SKIP_BENCH:-}" != 1 ]; then
   bash integration/bench.sh --quick --strict \
     --runtimes "ward=$ward crun=/usr/bin/crun runc=$(command -v runc)" || status=1
 fi
+if [ "${WARD_SKIP_FUZZ:-}" != 1 ]; then
+  # Short libFuzzer runs of the input-handling targets (config, seccomp
+  # profiles, ids/signals, Landlock annotation); longer: integration/fuzz.sh 300.
+  echo "== integration/fuzz.sh ${WARD_FUZZ_SECONDS:-5}"
+  bash integration/fuzz.sh "${WARD_FUZZ_SECONDS:-5}" || status=1
+fi
 passed=$(grep -hoE '(test result: [a-zA-Z]+\. )?[0-9]+ passed' "$log" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -hoE '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 [ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
