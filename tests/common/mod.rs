@@ -231,6 +231,13 @@ impl Env {
             !Path::new("/sys/fs/cgroup/ward").join(id).exists(),
             "v2 cgroup left behind"
         );
+        // no id range still held by this container
+        if let Ok(rd) = std::fs::read_dir("/run/ward-ranges") {
+            for e in rd.flatten() {
+                let owner = std::fs::read_to_string(e.path().join("owner")).unwrap_or_default();
+                assert_ne!(owner.trim(), id, "id range {:?} still held", e.file_name());
+            }
+        }
     }
 }
 
