@@ -42,9 +42,9 @@ echo "== seen from inside the container =="
 "$ward" --root "$work/state" exec "$id" sh -c '
   grep -E "^(Uid|Seccomp|Seccomp_filters|NoNewPrivs|CapEff|CapBnd):" /proc/self/status
   echo "uid_map: $(cat /proc/self/uid_map)"
-  echo hi > /probe 2>/dev/null && echo "write to /: allowed" || echo "write to /: denied (read-only rootfs)"
+  echo hi 2>/dev/null > /probe && echo "write to /: allowed" || echo "write to /: denied (read-only rootfs)"
   echo hi > /tmp/probe && echo "write to /tmp: allowed (scratch tmpfs)"
   cp /bin/busybox /tmp/true && (/tmp/true 2>/dev/null && echo "exec from /tmp: allowed" || echo "exec from /tmp: denied (Landlock)")
   unshare -U true 2>/dev/null && echo "unshare user namespace: allowed" || echo "unshare user namespace: denied (seccomp)"
-  wc -c < /proc/kcore | sed "s/^/bytes readable from \/proc\/kcore: /"
+  echo "bytes readable from /proc/keys (masked): $(wc -c < /proc/keys)"
 '
