@@ -68,12 +68,7 @@ fn missing_or_symlinked_rootfs_and_bundle() {
         "/nonexistent/bundle",
         &env.id("nobundle"),
     ]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("/nonexistent/bundle"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, "/nonexistent/bundle");
 }
 
 #[test]
@@ -115,15 +110,13 @@ fn duplicate_id_and_wrong_state() {
     let id = env.id("dup");
     env.create(&id);
     let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    assert_fails(&out, "already exists");
     assert_eq!(env.status(&id), "created", "the first container survives");
     env.ok(&["start", &id]);
     env.ok(&["kill", &id, "9"]);
     env.wait_status(&id, "stopped");
     let out = env.ward(&["start", &id]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("stopped"), "{}", stderr(&out));
+    assert_fails(&out, "stopped");
     let out = env.ward(&["start", "missing-ctr"]);
     assert!(stderr(&out).contains("does not exist"));
 }

@@ -256,8 +256,7 @@ fn hostile_pid_file_and_console_socket() {
         "/nonexistent-dir/x/pid",
         &id,
     ]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("pid"), "{}", stderr(&out));
+    assert_fails(&out, "pid");
     env.assert_gone(&id);
     env.edit(|c| c["process"]["terminal"] = true.into());
     let id = env.id("consock");

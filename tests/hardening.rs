@@ -380,8 +380,7 @@ fn host_config_relaxes_every_container() {
         .env("WARD_CONFIG", &cfg)
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("config.toml"), "{}", stderr(&out));
+    assert_fails(&out, "config.toml");
     env.assert_gone(&id);
 }
 

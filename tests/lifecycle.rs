@@ -53,16 +53,14 @@ fn create_start_kill_delete_with_state_fields() {
 
     // start twice is an error
     let out = env.ward(&["start", &id]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("running"), "{}", stderr(&out));
+    assert_fails(&out, "running");
 
     env.ok(&["kill", &id, "KILL"]);
     env.wait_status(&id, "stopped");
     assert_eq!(env.state(&id)["pid"], 0);
     env.ok(&["delete", &id]);
     let out = env.ward(&["state", &id]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    assert_fails(&out, "does not exist");
     env.assert_gone(&id);
 }
 
@@ -155,8 +153,7 @@ fn kill_accepts_names_numbers_and_rt_signals() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(env.status(&id), "running");
     let out = env.ward(&["kill", &id, "SIGNOPE"]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("unknown signal"), "{}", stderr(&out));
+    assert_fails(&out, "unknown signal");
     env.ok(&["delete", "-f", &id]);
     // kill of a stopped container: "container not running"
     env.args(&["true"]);
@@ -169,12 +166,7 @@ fn kill_accepts_names_numbers_and_rt_signals() {
         &id,
     ]);
     let out = env.ward(&["kill", &id, "9"]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("container not running"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, "container not running");
 }
 
 #[test]
@@ -226,8 +218,7 @@ fn delete_in_every_state() {
     let id = env.id("delrunning");
     env.start(&id);
     let out = env.ward(&["delete", &id]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    assert_fails(&out, "--force");
     assert_eq!(env.status(&id), "running");
     env.ok(&["delete", "--force", &id]);
     env.assert_gone(&id);
@@ -360,12 +351,7 @@ fn exec_args_env_cwd_user_and_process_file() {
     env.ok(&["kill", &id, "9"]);
     env.wait_status(&id, "stopped");
     let out = env.exec(&id, &["true"]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("container not running"),
-        "{}",
-        stderr(&out)
-    );
+    assert_fails(&out, "container not running");
 }
 
 #[test]

@@ -304,3 +304,13 @@ impl Env {
         });
     }
 }
+
+/// The command failed and its stderr says `want`.
+pub fn assert_fails(out: &Output, want: &str) {
+    assert!(!out.status.success(), "should have failed: {}", stdout(out));
+    assert!(
+        stderr(out).contains(want),
+        "stderr {:?} should mention {want:?}",
+        stderr(out)
+    );
+}
