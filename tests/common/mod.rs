@@ -272,17 +272,26 @@ pub fn proc_status(pid: i32, key: &str) -> String {
 pub fn probe_binary() -> PathBuf {
     static P: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     P.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("ward-probe-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        // cargo's per-target scratch dir, so nothing is left in /tmp; rebuilt
+        // when probe.c is newer, renamed into place so parallel test binaries
+        // never see a half-written file.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(dir).unwrap();
         let out = dir.join("probe");
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/probe.c");
+        let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        if mtime(&out).is_some() && mtime(&out) >= mtime(&src) {
+            return out;
+        }
+        let tmp = dir.join(format!("probe-{}", std::process::id()));
         let st = Command::new("cc")
             .args(["-static", "-O1", "-o"])
-            .arg(&out)
+            .arg(&tmp)
             .arg(&src)
             .status()
             .expect("cc is installed");
         assert!(st.success(), "building the probe");
+        std::fs::rename(&tmp, &out).unwrap();
         out
     })
     .clone()
