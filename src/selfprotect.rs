@@ -106,18 +106,6 @@ fn sealed_copy() -> Result<OwnedFd, String> {
     Ok(memfd)
 }
 
-/// Whether this filesystem can take an id-mapped mount (a guess from its type,
-/// to decide early whether ward's user namespace will protect the container).
-pub fn idmappable_fs(path: &std::path::Path) -> bool {
-    const OVERLAYFS: i64 = 0x794c7630;
-    const NFS: i64 = 0x6969;
-    const FUSE: i64 = 0x65735546;
-    match nix::sys::statfs::statfs(path) {
-        Ok(s) => !matches!(s.filesystem_type().0, OVERLAYFS | NFS | FUSE),
-        Err(_) => false,
-    }
-}
-
 pub fn is_sealed() -> bool {
     SEALED.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -105,13 +105,7 @@ fn run_detached_and_keep() {
 
     env.args(&["true"]);
     let id = env.id("keep");
-    env.ok(&[
-        "run",
-        "--keep",
-        "--bundle",
-        env.bundle.to_str().unwrap(),
-        &id,
-    ]);
+    env.run_kept(&id);
     assert_eq!(env.status(&id), "stopped");
     env.ok(&["delete", &id]);
 }
@@ -158,13 +152,7 @@ fn kill_accepts_names_numbers_and_rt_signals() {
     // kill of a stopped container: "container not running"
     env.args(&["true"]);
     let id = env.id("killstop");
-    env.ok(&[
-        "run",
-        "--keep",
-        "--bundle",
-        env.bundle.to_str().unwrap(),
-        &id,
-    ]);
+    env.run_kept(&id);
     let out = env.ward(&["kill", &id, "9"]);
     assert_fails(&out, "container not running");
 }

@@ -9,11 +9,25 @@ use std::path::{Path, PathBuf};
 use super::userns::{self, IdRange, UsernsError};
 
 const OVERLAYFS_MAGIC: i64 = 0x794c7630;
+const NFS_MAGIC: i64 = 0x6969;
+const FUSE_MAGIC: i64 = 0x65735546;
 
-pub fn is_overlay(path: &Path) -> bool {
-    nix::sys::statfs::statfs(path)
-        .map(|s| s.filesystem_type().0 == OVERLAYFS_MAGIC)
-        .unwrap_or(false)
+/// What a rootfs's filesystem allows, guessed from its type with one statfs,
+/// so create can decide early (before claiming the ID) how ids are mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootfsKind {
+    /// overlayfs: its layers can be id-mapped, the mount itself cannot.
+    Overlay,
+    Idmappable,
+    NotIdmappable,
+}
+
+pub fn rootfs_kind(path: &Path) -> RootfsKind {
+    match nix::sys::statfs::statfs(path).map(|s| s.filesystem_type().0) {
+        Ok(OVERLAYFS_MAGIC) => RootfsKind::Overlay,
+        Ok(NFS_MAGIC | FUSE_MAGIC) | Err(_) => RootfsKind::NotIdmappable,
+        Ok(_) => RootfsKind::Idmappable,
+    }
 }
 
 /// The layers of the overlay mounted at `mountpoint`, top first (upper, then

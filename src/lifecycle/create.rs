@@ -44,7 +44,8 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     // run from a sealed copy (CVE-2019-5736); re-exec now, before claiming.
     let rootfs_ro = !relaxations.has(relax::Layer::Rootfs)
         || b.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
-    let overlay = rootfs_ro && idmap_overlay::is_overlay(&b.rootfs);
+    let kind = idmap_overlay::rootfs_kind(&b.rootfs);
+    let overlay = rootfs_ro && kind == idmap_overlay::RootfsKind::Overlay;
     let joined = if policy::wants_default_userns(&b.spec, &relaxations) {
         userns_compat::joined(&b.spec)
     } else {
@@ -52,7 +53,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     };
     let protected_by_userns = policy::wants_default_userns(&b.spec, &relaxations)
         && !matches!(joined, userns_compat::Joined::Host(_))
-        && (overlay || selfprotect::idmappable_fs(&b.rootfs));
+        && (overlay || kind == idmap_overlay::RootfsKind::Idmappable);
     if !protected_by_userns {
         selfprotect::ensure_sealed().map_err(WardError::Invalid)?;
     }

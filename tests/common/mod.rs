@@ -188,6 +188,17 @@ impl Env {
         self.ward(&["run", "--bundle", self.bundle.to_str().unwrap(), id])
     }
 
+    /// `run --keep` to completion: the container stays, stopped.
+    pub fn run_kept(&self, id: &str) {
+        self.ok(&[
+            "run",
+            "--keep",
+            "--bundle",
+            self.bundle.to_str().unwrap(),
+            id,
+        ]);
+    }
+
     /// `exec` args in a container, capturing output.
     pub fn exec(&self, id: &str, args: &[&str]) -> Output {
         let mut a = vec!["exec", id];
