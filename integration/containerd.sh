@@ -290,7 +290,10 @@ done" "$out"
 
 s_tty() {
   local out
-  out=$(script -qec "timeout -k 5 60 ctr -a $sock -n $NS run -t --rm --runc-binary $RUNTIME $IMG t-tty sh -c 'tty; [ -t 0 ] && [ -t 1 ] && echo tty-ok'" /dev/null </dev/null) || true
+  # The client must sit in the terminal's foreground process group to set the
+  # pty's modes; plain `timeout` puts it in a background group (and whether the
+  # shell that script(1) starts hides that depends on $SHELL), so --foreground.
+  out=$(SHELL=/bin/sh script -qec "timeout --foreground -k 5 60 ctr -a $sock -n $NS run -t --rm --runc-binary $RUNTIME $IMG t-tty sh -c 'tty; [ -t 0 ] && [ -t 1 ] && echo tty-ok'" /dev/null </dev/null 2>&1; echo "(script exit $?)") || true
   out=$(printf '%s' "$out" | tr -d '\r\000')
   echo "$out"
   want_match "tty device" '/dev/pts/[0-9]+' "$out" || return 1

@@ -296,10 +296,11 @@ s_logs() {
 
 s_tty() {
   local out
-  out=$(script -qec "$(printf '%q ' timeout -k 5 60 podman --root "$work/root" --runroot "$work/runroot" --tmpdir "$work/tmp" \
+  # --foreground: see containerd.sh's s_tty (the client must own the terminal).
+  out=$(SHELL=/bin/sh script -qec "$(printf '%q ' timeout --foreground -k 5 60 podman --root "$work/root" --runroot "$work/runroot" --tmpdir "$work/tmp" \
     --storage-driver overlay --runtime "$RUNTIME" --cgroup-manager cgroupfs --events-backend file \
     --network-config-dir "$work/net" run -it --rm "${RUN[@]}" "$IMG" sh -c 'tty; [ -t 0 ] && [ -t 1 ] && echo tty-ok')" \
-    /dev/null </dev/null) || true
+    /dev/null </dev/null 2>&1; echo "(script exit $?)") || true
   out=$(printf '%s' "$out" | tr -d '\r\000')
   echo "$out"
   want_match "tty device" '/dev/pts/[0-9]+' "$out" || return 1
