@@ -46,6 +46,30 @@ def ms(ns):
     return ns / 1e6
 
 
+def wait_exact(p, timeout):
+    """Wait for Popen p to exit, waking the moment it does. Returns its exit
+    code; kills it and raises subprocess.TimeoutExpired after `timeout` s.
+
+    Not Popen.wait(timeout): with a timeout, CPython polls waitpid with an
+    exponential back-off (0.5 ms doubling to 50 ms), so a process that exits
+    at 33 ms is seen at 63.5 ms: every sample would be rounded up to
+    7.5/15.5/31.5/63.5 ms steps. A pidfd becomes readable exactly at exit."""
+    try:
+        fd = os.pidfd_open(p.pid)
+    except OSError:
+        return p.wait(timeout=timeout)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(int(timeout * 1000)):
+            p.kill()
+            p.wait()
+            raise subprocess.TimeoutExpired(p.args, timeout)
+    finally:
+        os.close(fd)
+    return p.wait()
+
+
 class Runtime:
     def __init__(self, name, path, workdir):
         self.name = name
@@ -107,22 +131,27 @@ class Bench:
             try:
                 # Never give the runtime a pipe for stdio it may hand on to the
                 # container process (that would keep the pipe open forever);
-                # only state/list output is captured.
-                p = subprocess.run(argv, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-                                   stderr=log, timeout=timeout)
+                # only state/list output is captured (read after exit: it is
+                # far smaller than a pipe buffer).
+                p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                                     stderr=log)
+                wait_exact(p, timeout)
+                dt = now() - t0
+                out = p.stdout.read() if capture else None
+                if p.stdout:
+                    p.stdout.close()
             except subprocess.TimeoutExpired:
                 raise Failure("%s: timed out after %ss" % (" ".join(args), timeout))
             except OSError as e:
                 raise Failure("%s: %s" % (" ".join(args), e))
-            dt = now() - t0
         if p.returncode != 0:
             with open(rt.log, "rb") as f:
                 f.seek(off)
                 err = f.read().decode(errors="replace").strip().splitlines()
             msg = err[-1] if err else ""
             raise Failure("`%s %s` exited %d: %s" % (rt.name, " ".join(args), p.returncode, msg[-300:]))
-        return dt, p.stdout
+        return dt, out
 
     def state(self, rt, cid):
         dt, out = self.call(rt, "state", cid, capture=True)
@@ -433,10 +462,9 @@ class Bench:
                 bad = 0
                 for cid, p in procs:
                     try:
-                        rc = p.wait(timeout=CMD_TIMEOUT)
+                        rc = wait_exact(p, CMD_TIMEOUT)
                     except subprocess.TimeoutExpired:
-                        p.kill()
-                        rc = p.wait()
+                        rc = -1
                     if rc != 0:
                         bad += 1
                     else:

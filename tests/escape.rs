@@ -272,3 +272,138 @@ fn hostile_pid_file_and_console_socket() {
     env.assert_gone(&id);
     let _ = std::fs::OpenOptions::new().mode(0o600);
 }
+
+/// CVE-2021-30465 class, raced: while containers are created, another process
+/// keeps swapping a mount destination inside the rootfs between a real
+/// directory and a symlink to a host directory (atomic RENAME_EXCHANGE). No
+/// create may mount onto, or write into, the host directory, whichever way
+/// each race falls; a create that loses the race fails cleanly.
+#[test]
+fn raced_symlink_swap_of_mount_destination() {
+    use std::ffi::CString;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let env = Env::new();
+    let target = env.dir.path().join("host-target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("marker"), "host").unwrap();
+    let rootfs = env.bundle.join("rootfs");
+    std::fs::create_dir(rootfs.join("racey")).unwrap();
+    std::os::unix::fs::symlink(&target, rootfs.join("racey-alt")).unwrap();
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/racey", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}));
+    });
+    env.args(&["sh", "-c", "echo inside > /racey/written 2>/dev/null; true"]);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let swaps = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let racer = {
+        let (stop, swaps) = (stop.clone(), swaps.clone());
+        let a = CString::new(rootfs.join("racey").to_str().unwrap()).unwrap();
+        let b = CString::new(rootfs.join("racey-alt").to_str().unwrap()).unwrap();
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                // SAFETY: two valid NUL-terminated paths; renameat2 has no
+                // other memory effects.
+                let rc = unsafe {
+                    libc::renameat2(
+                        libc::AT_FDCWD,
+                        a.as_ptr(),
+                        libc::AT_FDCWD,
+                        b.as_ptr(),
+                        libc::RENAME_EXCHANGE,
+                    )
+                };
+                assert_eq!(rc, 0, "renameat2: {}", std::io::Error::last_os_error());
+                swaps.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+
+    let (mut ok, mut failed) = (0, 0);
+    for i in 0..16 {
+        // Half the runs without ward's user namespace: container root is host
+        // root there, the case this CVE class was about.
+        env.edit(|c| {
+            let a = c["annotations"].as_object_mut();
+            let host = i % 2 == 1;
+            match a {
+                Some(a) if host => {
+                    a.insert("run.ward.userns".into(), "host".into());
+                }
+                Some(a) => {
+                    a.remove("run.ward.userns");
+                }
+                None if host => c["annotations"] = json!({"run.ward.userns": "host"}),
+                None => {}
+            }
+        });
+        let id = env.id("race");
+        let out = env.run(&id);
+        if out.status.success() {
+            ok += 1;
+        } else {
+            failed += 1;
+            let _ = env.ward(&["delete", "--force", &id]);
+            env.assert_gone(&id);
+        }
+        let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        assert!(
+            !host_mounts.contains(target.to_str().unwrap()),
+            "run {i}: mounted on the host target"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    racer.join().unwrap();
+    assert!(swaps.load(Ordering::Relaxed) > 100, "the race did not run");
+    let entries: Vec<_> = std::fs::read_dir(&target)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(entries, vec!["marker"], "written through the symlink");
+    assert_eq!(std::fs::read_to_string(target.join("marker")).unwrap(), "host");
+    eprintln!("raced creates: {ok} ran, {failed} refused");
+}
+
+/// CVE-2025-52881 class: a bundle mount placed over a procfs file the runtime
+/// writes during create (a sysctl, oom_score_adj) must not redirect that
+/// write into the mount's source on the host.
+#[test]
+fn procfs_writes_not_redirected_by_overmounts() {
+    for host_ids in [false, true] {
+        let env = Env::new();
+        if host_ids {
+            env.annotate("run.ward.userns", "host");
+        }
+        let victim = env.dir.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::fs::set_permissions(&victim, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .unwrap();
+        let v = victim.to_str().unwrap().to_string();
+        env.edit(|c| {
+            c["linux"]["sysctl"] = json!({"kernel.domainname": "redirected"});
+            c["process"]["oomScoreAdj"] = json!(123);
+            let m = c["mounts"].as_array_mut().unwrap();
+            for dest in ["/proc/sys/kernel/domainname", "/proc/self/oom_score_adj"] {
+                m.push(json!({"destination": dest, "type": "bind", "source": v, "options": ["bind", "rw"]}));
+            }
+        });
+        env.args(&["true"]);
+        let id = env.id("procredir");
+        let out = env.run(&id);
+        if !out.status.success() {
+            // refusing the bundle is fine; leaving something behind is not
+            let _ = env.ward(&["delete", "--force", &id]);
+            env.assert_gone(&id);
+        }
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "precious\n",
+            "host_ids={host_ids}: a procfs write landed in the host file ({})",
+            stderr(&out)
+        );
+    }
+}

@@ -63,8 +63,6 @@ pub enum LibcontainerError {
     #[error(transparent)]
     CgroupGet(#[from] libcgroups::common::GetCgroupSetupError),
     #[error[transparent]]
-    Checkpoint(#[from] crate::container::CheckpointError),
-    #[error[transparent]]
     CreateContainerError(#[from] CreateContainerError),
     #[error(transparent)]
     NetDevicesError(#[from] crate::utils::NetDevicesError),

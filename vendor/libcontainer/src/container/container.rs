@@ -232,19 +232,6 @@ impl Container {
     }
 }
 
-/// Checkpoint parameter structure
-pub struct CheckpointOptions {
-    pub ext_unix_sk: bool,
-    pub file_locks: bool,
-    pub image_path: PathBuf,
-    pub leave_running: bool,
-    pub shell_job: bool,
-    pub tcp_established: bool,
-    pub work_path: Option<PathBuf>,
-    pub manage_cgroups_mode: rust_criu::CgMode,
-    pub link_remap: bool,
-}
-
 #[cfg(test)]
 mod tests {
     use anyhow::{Context, Result};

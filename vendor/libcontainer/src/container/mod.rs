@@ -8,8 +8,6 @@ pub mod builder;
 mod builder_impl;
 #[allow(clippy::module_inception)]
 mod container;
-mod container_checkpoint;
-mod container_criu;
 mod container_delete;
 mod container_events;
 mod container_kill;
@@ -20,8 +18,7 @@ pub mod init_builder;
 mod mount_validation;
 pub mod state;
 pub mod tenant_builder;
-pub use container::{CheckpointOptions, Container};
-pub use container_checkpoint::CheckpointError;
+pub use container::Container;
 #[allow(deprecated)]
 pub use state::ContainerProcessState;
 pub use state::{ContainerStatus, State, StateConversionError};
