@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod paths;
 pub mod policy;
+pub mod profile;
 pub mod selfprotect;
 pub mod signal;
 pub mod specgen;

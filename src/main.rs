@@ -6,6 +6,7 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    ward::profile::mark("main entered");
     ward::selfprotect::note_startup();
     let parsed = match cli::Cli::try_parse() {
         Ok(c) => c,

@@ -134,13 +134,16 @@ fn run_container(root: &StateRoot, a: super::RunArgs, systemd: bool) -> Result<i
             return Err(e.into());
         }
     };
+    ward::profile::mark("run: started");
     if a.detach {
         return Ok(0);
     }
     let pid = c.pid().context("container has no init pid")?;
     let code = wait_forwarding(pid);
+    ward::profile::mark("run: container exited");
     if !a.keep {
         ops::delete(root, &id, true)?;
+        ward::profile::mark("run: deleted");
     }
     code
 }

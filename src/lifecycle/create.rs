@@ -36,9 +36,11 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     }
     check_parent_dir("--pid-file", opts.pid_file.as_deref())?;
     let b = bundle::load(&opts.bundle)?;
+    crate::profile::mark("bundle loaded");
     let relaxations = relax::collect(b.spec.annotations().as_ref())?;
     // Check the spec's own mappings before anything is claimed.
     userns::validate_spec_mappings(&b.spec)?;
+    crate::profile::mark("relaxations and mappings checked");
 
     // Without ward's user namespace the process entering the container must
     // run from a sealed copy (CVE-2019-5736); re-exec now, before claiming.
@@ -60,6 +62,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     let wdir = root.ward_dir(&opts.id);
     claim_id(&wdir, &opts.id)?;
     crate::testpoint::reached("create:claimed");
+    crate::profile::mark("id claimed");
     let result = (|| {
         let mut relaxations = relaxations;
         // Container root owns its image's files through an id-mapped mount,
@@ -117,6 +120,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         }
         let range = mapped.as_ref().map(|(r, _)| r.clone());
         let mut built = policy::build(&b.spec, relaxations, range.clone())?;
+        crate::profile::mark("user namespace, id-mapped rootfs, policy built");
         if let Some(r) = &range {
             crate::hardening::userns_compat::adapt(&mut built.spec, &wdir, r)?;
         }
@@ -134,6 +138,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         };
         prepare_ward_dir(&wdir, &opts.id, &b, &rootfs, built.spec)?;
         crate::testpoint::reached("create:prepared");
+        crate::profile::mark("ward dir written");
         built.policy.save(&root.policy_file(&opts.id))?;
         if let Some(f) = &built.spec_filter {
             write_atomic(&root.spec_filter_file(&opts.id), f)?;
@@ -158,6 +163,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         // and `exec` reads the hardened spec from there; `state` reports the
         // user's bundle from the `bundle` link.
         crate::testpoint::reached("create:built");
+        crate::profile::mark("libcontainer create done");
         container.state.bundle = b.dir.clone();
         if let (Some(sock), Some(pid)) = (&opts.pidfd_socket, container.pid()) {
             super::pidfd::send_pidfd(sock, pid)?;

@@ -26,3 +26,4 @@ pub mod workload;
 // Ref: https://github.com/youki-dev/youki/issues/2066
 // Ref: https://github.com/rust-lang/api-guidelines/discussions/176
 pub use oci_spec;
+pub mod ward_profile;

@@ -57,6 +57,7 @@ pub fn container_intermediate_process(
         .map_err(|e| IntermediateProcessError::Cgroup(e.to_string()))?
         .with_rootless(rootless);
 
+    crate::ward_profile::mark("intermediate: cgroup manager ready");
     let current_pid = Pid::this();
     // setting CPU affinity for tenant container before cgroup move
     if matches!(args.container_type, ContainerType::TenantContainer { .. }) {
@@ -89,6 +90,7 @@ pub fn container_intermediate_process(
         linux.resources().as_ref(),
         matches!(args.container_type, ContainerType::InitContainer),
     );
+    crate::ward_profile::mark("intermediate: joined cgroups, resources applied");
     match applied {
         Err(err) if rootless => {
             tracing::warn!(?err, "rootless: cgroups not available, continuing without them");
@@ -216,6 +218,7 @@ pub fn container_intermediate_process(
     // configuration. The youki main process can decide what to do with the init
     // process and the intermediate process can just exit safely after the job
     // is done.
+    crate::ward_profile::mark("intermediate: namespaces entered, cloning init");
     let pid = fork::container_clone_sibling(cb).map_err(|err| {
         tracing::error!("failed to fork init process: {}", err);
         IntermediateProcessError::InitProcess(err)

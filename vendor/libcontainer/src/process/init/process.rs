@@ -73,7 +73,9 @@ pub fn container_init_process(
         }
     }
 
+    crate::ward_profile::mark("init: entered");
     apply_rest_namespaces(&ctx.ns, ctx.spec, ctx.syscall.as_ref())?;
+    crate::ward_profile::mark("init: namespaces set up");
 
     if let Some(true) = ctx.process.no_new_privileges() {
         let _ = prctl::set_no_new_privileges(true);
@@ -95,6 +97,7 @@ pub fn container_init_process(
                 InitProcessError::RootFS(err)
             })?;
 
+        crate::ward_profile::mark("init: rootfs prepared (mounts)");
         if let Some(hooks) = ctx.hooks {
             // send a request to the main process to run prestart and create_runtime hooks.
             // prestart and create_runtime hook needs to be called after the namespace setup, but
@@ -122,6 +125,7 @@ pub fn container_init_process(
         // use simple chroot. Scary things will happen if you try to pivot_root
         // in the host mount namespace...
         do_pivot_root(ctx.syscall.as_ref(), &ctx.ns, args.no_pivot, ctx.rootfs)?;
+        crate::ward_profile::mark("init: pivot_root done");
 
         // As we have changed the root mount, from here on
         // logs are no longer visible in journalctl
@@ -432,6 +436,7 @@ pub fn container_init_process(
     // payload.  Note, because we are already inside the pid namespace, the pid
     // outside the pid namespace should be recorded by the intermediate process
     // already.
+    crate::ward_profile::mark("init: ready (masked paths, caps, rlimits, sysctls done)");
     main_sender.init_ready().map_err(|err| {
         tracing::error!(
             ?err,
