@@ -364,7 +364,10 @@ fn raced_symlink_swap_of_mount_destination() {
         .map(|e| e.file_name())
         .collect();
     assert_eq!(entries, vec!["marker"], "written through the symlink");
-    assert_eq!(std::fs::read_to_string(target.join("marker")).unwrap(), "host");
+    assert_eq!(
+        std::fs::read_to_string(target.join("marker")).unwrap(),
+        "host"
+    );
     eprintln!("raced creates: {ok} ran, {failed} refused");
 }
 
@@ -399,6 +402,11 @@ fn procfs_writes_not_redirected_by_overmounts() {
             let _ = env.ward(&["delete", "--force", &id]);
             env.assert_gone(&id);
         }
+        eprintln!(
+            "host_ids={host_ids}: exit {:?}: {}",
+            out.status.code(),
+            stderr(&out).trim()
+        );
         assert_eq!(
             std::fs::read_to_string(&victim).unwrap(),
             "precious\n",
