@@ -14,6 +14,28 @@ fn mounts_under(prefix: &str) -> usize {
         .count()
 }
 
+/// PIDs of ward processes (and their libcontainer children, which share the
+/// command line until they exec) started with `--root root`.
+fn ward_pids(root: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        if args
+            .windows(2)
+            .any(|w| w[0] == b"--root" && w[1] == root.as_bytes())
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
 #[test]
 fn parallel_lifecycles_with_concurrent_queries() {
     let long = std::env::var("WARD_LONG_TESTS").is_ok();
@@ -27,6 +49,27 @@ fn parallel_lifecycles_with_concurrent_queries() {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let ids: Vec<String> = (0..total).map(|_| env.id("load")).collect();
     let ids = Arc::new(ids);
+    // Meanwhile, sample the open fds of every ward process of this test (its
+    // command line names this test's state root): an fd leak under load shows
+    // as a growing count, and none may outlive the test.
+    let root_arg = env.root.to_string_lossy().to_string();
+    let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (sampling, root_arg) = (sampling.clone(), root_arg.clone());
+        std::thread::spawn(move || {
+            let (mut max_fds, mut samples) = (0usize, 0usize);
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                for pid in ward_pids(&root_arg) {
+                    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
+                        max_fds = max_fds.max(rd.count());
+                        samples += 1;
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            (max_fds, samples)
+        })
+    };
     let mut workers = Vec::new();
     for _ in 0..parallel {
         let (env, next, ids) = (env.clone(), next.clone(), ids.clone());
@@ -78,6 +121,18 @@ fn parallel_lifecycles_with_concurrent_queries() {
         "{} errors, first: {:?}",
         errors.len(),
         errors.iter().take(3).collect::<Vec<_>>()
+    );
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let (max_fds, samples) = sampler.join().unwrap();
+    eprintln!("fds of ward processes under load: max {max_fds} over {samples} samples");
+    assert!(
+        samples > 50,
+        "too few samples of ward processes ({samples})"
+    );
+    assert!(max_fds <= 32, "a ward process held {max_fds} fds");
+    assert!(
+        ward_pids(&root_arg).is_empty(),
+        "ward processes outlived their commands"
     );
     for id in ids.iter() {
         env.assert_gone(id);
