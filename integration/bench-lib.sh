@@ -22,6 +22,17 @@ bench_install_deps() {
 }
 
 bench_runc_bin() { command -v runc || echo /usr/sbin/runc; }
+# bench_default_ward REPO: the newest release build (static, from
+# build-static.sh, or plain), else the debug build.
+bench_default_ward() {
+    local repo="$1" triple b best=""
+    triple="$(rustc -vV 2>/dev/null | sed -n 's/^host: //p')"
+    for b in "$repo/target/${triple:-none}/release/ward" "$repo/target/release/ward"; do
+        [[ -x "$b" ]] || continue
+        if [[ -z "$best" || "$b" -nt "$best" ]]; then best="$b"; fi
+    done
+    echo "${best:-$repo/target/debug/ward}"
+}
 bench_crun_bin() { command -v crun || echo /usr/bin/crun; }
 
 # bench_build_bundle WORK: one busybox rootfs (WORK/rootfs) and three bundle

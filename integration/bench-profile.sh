@@ -8,7 +8,7 @@
 #   integration/bench-profile.sh RUNTIME [--json FILE] [--keep-traces DIR]
 #
 #   RUNTIME   ward | crun | runc | NAME=PATH | /path/to/binary
-#             (ward = the repo's target/release/ward, else target/debug/ward)
+#             (ward = as in bench.sh: newest release build, else debug)
 #   --json F          also write the summary as JSON
 #   --keep-traces D   copy the raw strace files to D
 #
@@ -52,8 +52,7 @@ bench_install_deps strace
 
 case "$RT" in
     *=*) name="${RT%%=*}"; path="${RT#*=}" ;;
-    ward) name=ward; path="$REPO/target/release/ward"
-          [[ -x "$path" ]] || path="$REPO/target/debug/ward" ;;
+    ward) name=ward; path="$(bench_default_ward "$REPO")" ;;
     crun) name=crun; path="$(bench_crun_bin)" ;;
     runc) name=runc; path="$(bench_runc_bin)" ;;
     */*) name="$(basename "$RT")"; path="$RT" ;;

@@ -10,8 +10,9 @@
 #   --json F    also write all samples and statistics as JSON to F.
 #   --strict    exit non-zero if any runtime or measurement failed (default: exit 0
 #               as long as the benchmark itself worked for at least one runtime).
-#   --runtimes  space separated NAME=PATH list. Default: ward (target/release/ward
-#               if built, else target/debug/ward), crun, runc.
+#   --runtimes  space separated NAME=PATH list. Default: ward (the newer of the
+#               static build of integration/build-static.sh and target/release/ward,
+#               else target/debug/ward), crun, runc.
 #
 # Must run as root. Installs runc, crun, busybox-static and GNU time with apt-get
 # if missing. The measurements run inside a private mount namespace in which
@@ -92,8 +93,7 @@ bench_install_deps
 RUNC_BIN="$(bench_runc_bin)"
 CRUN_BIN="$(bench_crun_bin)"
 if [[ -z "$RUNTIMES" ]]; then
-    WARD_BIN="$REPO/target/release/ward"
-    [[ -x "$WARD_BIN" ]] || WARD_BIN="$REPO/target/debug/ward"
+    WARD_BIN="$(bench_default_ward "$REPO")"
     RUNTIMES="ward=$WARD_BIN crun=$CRUN_BIN runc=$RUNC_BIN"
 fi
 # Normalise to absolute paths (the inner stage and the driver change directory).

@@ -7,7 +7,7 @@
 # prints, per step, the median time since the caller spawned ward.
 #
 # Usage: integration/profile-create.sh [run|create] [N] [WARD]   (root; WARD defaults to
-# target/release/ward). For syscall-level detail see bench-profile.sh.
+# the newest release build, as in bench.sh). For syscall detail see bench-profile.sh.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/.." && pwd)"
@@ -65,7 +65,7 @@ fi
 WHAT=create
 if [[ "${1:-}" == run || "${1:-}" == create ]]; then WHAT="$1"; shift; fi
 N="${1:-15}"
-WARD="${2:-$REPO/target/release/ward}"
+WARD="${2:-$(bench_default_ward "$REPO")}"
 [[ -x "$WARD" ]] || { bench_log "no ward at $WARD (cargo build --release)"; exit 1; }
 bench_install_deps
 WORK="$(mktemp -d /tmp/ward-profile.XXXXXX)"
