@@ -136,6 +136,7 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
         ));
     }
     crate::testpoint::reached("delete:loaded");
+    crate::profile::mark("delete: state loaded");
     if !nix::unistd::geteuid().is_root() && (force || c.status() == ContainerStatus::Created) {
         // Rootless containers may have no cgroup to kill through: kill init
         // directly (its pid namespace takes the rest with it).
@@ -145,7 +146,11 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
     let result = c.delete(force || c.status() == ContainerStatus::Created);
     match result {
         Ok(()) => {
+            crate::profile::mark("delete: libcontainer delete done (cgroups, state dir)");
             release_ward_resources(root, id);
+            crate::profile::mark(
+                "delete: ward resources released (rootfs mount, id range, ward dir)",
+            );
             Ok(())
         }
         // A process still on its way out keeps the cgroup busy: kill what is

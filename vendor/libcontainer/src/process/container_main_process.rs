@@ -50,6 +50,7 @@ pub enum ProcessError {
 type Result<T> = std::result::Result<T, ProcessError>;
 
 pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
+    crate::ward_profile::mark("main: state and config saved, cloning intermediate");
     // We use a set of channels to communicate between parent and child process.
     // Each channel is uni-directional. Because we will pass these channel to
     // cloned process, we have to be deligent about closing any unused channel.
@@ -71,6 +72,7 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
             if nix::unistd::getppid() != main_pid {
                 return -1;
             }
+            crate::ward_profile::mark("intermediate: entered");
             if let Err(ret) = prctl::set_name("youki:[1:INTER]") {
                 tracing::error!(?ret, "failed to set name for child process");
                 return ret;
