@@ -54,11 +54,25 @@ fn parallel_lifecycles_with_concurrent_queries() {
     // as a growing count, and none may outlive the test.
     let root_arg = env.root.to_string_lossy().to_string();
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // It also reads every state.json directly, as a client polling the state
+    // root would: each read must parse (state is replaced by rename, never
+    // rewritten in place).
     let sampler = {
         let (sampling, root_arg) = (sampling.clone(), root_arg.clone());
+        let root = env.root.clone();
         std::thread::spawn(move || {
-            let (mut max_fds, mut samples) = (0usize, 0usize);
+            let (mut max_fds, mut samples, mut states) = (0usize, 0usize, 0usize);
             while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+                    if let Ok(data) = std::fs::read(e.path().join("state.json")) {
+                        assert!(
+                            serde_json::from_slice::<serde_json::Value>(&data).is_ok(),
+                            "torn state.json read: {:?}",
+                            String::from_utf8_lossy(&data)
+                        );
+                        states += 1;
+                    }
+                }
                 for pid in ward_pids(&root_arg) {
                     if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/fd")) {
                         max_fds = max_fds.max(rd.count());
@@ -67,7 +81,7 @@ fn parallel_lifecycles_with_concurrent_queries() {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
-            (max_fds, samples)
+            (max_fds, samples, states)
         })
     };
     let mut workers = Vec::new();
@@ -123,8 +137,11 @@ fn parallel_lifecycles_with_concurrent_queries() {
         errors.iter().take(3).collect::<Vec<_>>()
     );
     sampling.store(false, std::sync::atomic::Ordering::Relaxed);
-    let (max_fds, samples) = sampler.join().unwrap();
-    eprintln!("fds of ward processes under load: max {max_fds} over {samples} samples");
+    let (max_fds, samples, states) = sampler.join().unwrap();
+    eprintln!(
+        "fds of ward processes under load: max {max_fds} over {samples} samples; {states} state.json reads, none torn"
+    );
+    assert!(states > 50, "too few state.json reads ({states})");
     assert!(
         samples > 50,
         "too few samples of ward processes ({samples})"

@@ -18,9 +18,10 @@ pub fn load(root: &StateRoot, id: &str) -> Result<Container> {
     if !dir.join("state.json").exists() {
         return Err(WardError::NotExist(id.to_string()));
     }
-    // libcontainer rewrites state.json in place (truncate + write), so a reader
-    // racing a writer can see it empty or cut short: retry briefly. A file torn
-    // by a crash stays unreadable; `delete --force` recovers from that.
+    // The vendored libcontainer replaces state.json atomically (WARD-PATCH.md);
+    // upstream rewrote it in place, and a state file written that way can be
+    // caught half-written: retry briefly. A file a crash left unreadable stays
+    // so; `delete --force` recovers from that.
     let mut last = None;
     for _ in 0..25 {
         match Container::load(dir.clone()) {

@@ -161,7 +161,11 @@ impl State {
 
     #[instrument(level = "trace")]
     pub fn save(&self, container_root: &Path) -> Result<()> {
-        let state_file_path = Self::file_path(container_root);
+        let final_path = Self::file_path(container_root);
+        // ward patch: write a temporary file and rename it over state.json, so
+        // a concurrent reader (state, list, a client polling) sees the old or
+        // the new state, never a truncated one.
+        let state_file_path = container_root.join(format!(".state.json.{}", std::process::id()));
         let file = fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -200,6 +204,14 @@ impl State {
             );
             StateError::WriteStateFile {
                 state_file_path: state_file_path.to_owned(),
+                source: err,
+            }
+        })?;
+        drop(writer);
+        fs::rename(&state_file_path, &final_path).map_err(|err| {
+            tracing::error!(?final_path, %err, "failed to rename container state file");
+            StateError::WriteStateFile {
+                state_file_path: final_path.to_owned(),
                 source: err,
             }
         })?;
