@@ -109,14 +109,41 @@ fn no_leaked_fds_and_no_cwd_through_proc_fd() {
     }
 }
 
+/// A host directory holding one file, `marker` = "host": the target that
+/// symlink attacks aim at.
+fn host_target(env: &Env) -> std::path::PathBuf {
+    let target = env.dir.path().join("host-target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("marker"), "host").unwrap();
+    target
+}
+
+/// Nothing was mounted on `target` in the host's mount namespace, and nothing
+/// in it was written or added.
+fn assert_host_target_untouched(target: &std::path::Path) {
+    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !host_mounts.contains(target.to_str().unwrap()),
+        "mounted on the host target"
+    );
+    let entries: Vec<_> = std::fs::read_dir(target)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(entries, vec!["marker"], "written through the symlink");
+    assert_eq!(
+        std::fs::read_to_string(target.join("marker")).unwrap(),
+        "host"
+    );
+}
+
 /// CVE-2019-19921/2021-30465/2023-27561: a mount destination that is a
 /// symlink pointing out of the rootfs must not mount outside it.
 #[test]
 fn symlinked_mount_destination_stays_inside_rootfs() {
     let env = Env::new();
-    let target = env.dir.path().join("host-target");
-    std::fs::create_dir_all(&target).unwrap();
-    std::fs::write(target.join("marker"), "host").unwrap();
+    let target = host_target(&env);
     let rootfs = env.bundle.join("rootfs");
     std::os::unix::fs::symlink(&target, rootfs.join("evil")).unwrap();
     std::os::unix::fs::symlink(
@@ -132,25 +159,7 @@ fn symlinked_mount_destination_stays_inside_rootfs() {
     env.args(&["sh", "-c", "echo inside > /evil/written 2>/dev/null; true"]);
     let id = env.id("symlink");
     let _ = env.run(&id);
-    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(
-        !host_mounts.contains(target.to_str().unwrap()),
-        "mounted on the host target"
-    );
-    let entries: Vec<_> = std::fs::read_dir(&target)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    assert_eq!(
-        entries,
-        vec!["marker"],
-        "the host directory was written through the symlink"
-    );
-    assert_eq!(
-        std::fs::read_to_string(target.join("marker")).unwrap(),
-        "host"
-    );
+    assert_host_target_untouched(&target);
 }
 
 /// CVE-2025-31133 family: an image whose /dev/null is a symlink to a host-ish
@@ -285,9 +294,7 @@ fn raced_symlink_swap_of_mount_destination() {
     use std::sync::Arc;
 
     let env = Env::new();
-    let target = env.dir.path().join("host-target");
-    std::fs::create_dir_all(&target).unwrap();
-    std::fs::write(target.join("marker"), "host").unwrap();
+    let target = host_target(&env);
     let rootfs = env.bundle.join("rootfs");
     std::fs::create_dir(rootfs.join("racey")).unwrap();
     std::os::unix::fs::symlink(&target, rootfs.join("racey-alt")).unwrap();
@@ -358,16 +365,7 @@ fn raced_symlink_swap_of_mount_destination() {
     stop.store(true, Ordering::Relaxed);
     racer.join().unwrap();
     assert!(swaps.load(Ordering::Relaxed) > 100, "the race did not run");
-    let entries: Vec<_> = std::fs::read_dir(&target)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
-    assert_eq!(entries, vec!["marker"], "written through the symlink");
-    assert_eq!(
-        std::fs::read_to_string(target.join("marker")).unwrap(),
-        "host"
-    );
+    assert_host_target_untouched(&target);
     eprintln!("raced creates: {ok} ran, {failed} refused");
 }
 
