@@ -223,16 +223,7 @@ pub fn purge(root: &StateRoot, id: &str) -> bool {
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        // A process killed while blocked in a cgroup migration (the runtime's
-        // intermediate, taken down with a killed ward) lands in a cgroup after
-        // the pid scan above, and keeps it busy until it has exited: retry.
-        for _ in 0..100 {
-            removed = m.remove().is_ok();
-            if removed {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        removed = m.remove().is_ok();
     }
     let _ = std::fs::remove_dir_all(root.container_dir(id));
     release_ward_resources(root, id);
