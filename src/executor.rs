@@ -80,6 +80,7 @@ impl Executor for WardExecutor {
             .map(|a| CString::new(a.as_bytes()))
             .collect::<Result<_, _>>()
             .map_err(|_| ExecutorError::Other("process.args contains a NUL byte".into()))?;
+        crate::testpoint::delay("executor:exec");
         self.harden().map_err(ExecutorError::Other)?;
         let Err(err) = nix::unistd::execvp(&argv[0], &argv);
         Err(ExecutorError::Other(format!(

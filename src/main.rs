@@ -8,6 +8,7 @@ use clap::Parser;
 fn main() {
     ward::profile::mark("main entered");
     ward::selfprotect::note_startup();
+    ward::testpoint::init();
     let parsed = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

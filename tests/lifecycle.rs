@@ -272,6 +272,53 @@ fn list_and_ps_formats() {
     assert!(custom.contains("sleep"), "{custom}");
 }
 
+/// `start` returns once the init is released, before its execve. An exec in
+/// that window must still join: it failed with EACCES (seen in CI under load)
+/// while ward opened the init's /proc/PID/ns files after switching to the
+/// container's root, and the init, not yet exec'd, was not dumpable.
+#[test]
+fn exec_joins_an_init_that_has_not_yet_execd() {
+    let env = Env::new();
+    env.args(&["sleep", "30"]);
+    let id = env.id("early-exec");
+    // The init sleeps 2 s between its release by `start` and its execve.
+    let status = env
+        .cmd(&["create", "--bundle", env.bundle.to_str().unwrap(), &id])
+        .env("WARD_TEST_DELAY_AT", "executor:exec:2000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    env.ok(&["start", &id]);
+    let pid = env.pid(&id);
+    let comm = |p: i32| std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+    assert_eq!(
+        comm(pid).trim(),
+        "youki:[2:INIT]",
+        "the init must not have exec'd yet"
+    );
+    let out = env.exec(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/pid; readlink /proc/self/ns/user",
+        ],
+    );
+    assert!(out.status.success(), "exec failed: {}", stderr(&out));
+    let ns = |t: &str| std::fs::read_link(format!("/proc/{pid}/ns/{t}")).unwrap();
+    assert_eq!(
+        stdout(&out),
+        format!("{}\n{}\n", ns("pid").display(), ns("user").display())
+    );
+    assert_eq!(
+        comm(pid).trim(),
+        "youki:[2:INIT]",
+        "window closed before the exec"
+    );
+}
+
 #[test]
 fn exec_args_env_cwd_user_and_process_file() {
     let env = Env::new();

@@ -8,10 +8,13 @@
 //! Cgroup (Resource limits, execution priority etc.)
 
 use std::collections;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Mutex;
 
 use nix::sched::CloneFlags;
 use nix::sys::stat;
-use nix::{fcntl, unistd};
+use nix::fcntl;
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 
 use crate::syscall::Syscall;
@@ -89,7 +92,43 @@ impl TryFrom<Option<&Vec<LinuxNamespace>>> for Namespaces {
     }
 }
 
+// ward patch: namespace files of another process (`exec` joining a container)
+// are opened while this process is still privileged in the initial user
+// namespace, as runc's nsexec does. Opening /proc/PID/ns/* is a ptrace access
+// check; once the process has joined the container's user namespace and
+// switched to its root, the check fails (EACCES) whenever the target is not
+// dumpable, e.g. a container init that `start` released but that has not yet
+// called execve. The fds are CLOEXEC and are inherited by the cloned init.
+static PREOPENED: Mutex<Vec<(PathBuf, OwnedFd)>> = Mutex::new(Vec::new());
+
+fn take_preopened(path: &std::path::Path) -> Option<OwnedFd> {
+    let mut open = PREOPENED.lock().ok()?;
+    let i = open.iter().position(|(p, _)| p == path)?;
+    Some(open.swap_remove(i).1)
+}
+
 impl Namespaces {
+    /// Opens every namespace path now (see PREOPENED).
+    pub fn preopen_paths(&self) -> Result<()> {
+        let mut open = PREOPENED
+            .lock()
+            .map_err(|_| NamespaceError::NotSupported("namespace fd table poisoned".into()))?;
+        for ns in self.namespace_map.values() {
+            let Some(path) = ns.path() else { continue };
+            if open.iter().any(|(p, _)| p == path) {
+                continue;
+            }
+            let fd = fcntl::open(path, fcntl::OFlag::O_CLOEXEC, stat::Mode::empty())
+                .inspect_err(|err| {
+                    tracing::error!(?err, ?path, "failed to open namespace file");
+                })?;
+            // SAFETY: fd was just returned by open and is owned by nobody else.
+            let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+            open.push((path.clone(), fd));
+        }
+        Ok(())
+    }
+
     pub fn apply_namespaces<F: Fn(CloneFlags) -> bool>(&self, filter: F) -> Result<()> {
         let to_enter: Vec<(&CloneFlags, &LinuxNamespace)> = ORDERED_NAMESPACES
             .iter()
@@ -107,19 +146,24 @@ impl Namespaces {
         tracing::debug!("unshare or setns: {:?}", namespace);
         match namespace.path() {
             Some(path) => {
-                let fd = fcntl::open(path, fcntl::OFlag::empty(), stat::Mode::empty())
-                    .inspect_err(|err| {
-                        tracing::error!(?err, ?namespace, "failed to open namespace file");
-                    })?;
+                let fd = match take_preopened(path) {
+                    Some(fd) => fd,
+                    None => {
+                        let fd = fcntl::open(path, fcntl::OFlag::O_CLOEXEC, stat::Mode::empty())
+                            .inspect_err(|err| {
+                                tracing::error!(?err, ?namespace, "failed to open namespace file");
+                            })?;
+                        // SAFETY: fd was just returned by open and is owned by nobody else.
+                        unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+                    }
+                };
                 self.command
-                    .set_ns(fd, get_clone_flag(namespace.typ())?)
+                    .set_ns(fd.as_raw_fd(), get_clone_flag(namespace.typ())?)
                     .map_err(|err| {
                         tracing::error!(?err, ?namespace, "failed to set namespace");
                         err
                     })?;
-                unistd::close(fd).inspect_err(|err| {
-                    tracing::error!(?err, ?namespace, "failed to close namespace file");
-                })?;
+                drop(fd);
             }
             None => {
                 self.command

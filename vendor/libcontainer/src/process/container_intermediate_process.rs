@@ -115,6 +115,8 @@ pub fn container_intermediate_process(
     // namespace will be created, check
     // https://man7.org/linux/man-pages/man7/user_namespaces.7.html for more
     // information
+    // ward patch: see namespaces::PREOPENED.
+    namespaces.preopen_paths()?;
     if let Some(user_namespace) = namespaces.get(LinuxNamespaceType::User)? {
         setup_userns(
             &namespaces,
