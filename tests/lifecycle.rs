@@ -407,8 +407,11 @@ fn pause_and_resume_freeze_the_processes() {
             .parse::<u64>()
             .unwrap_or(0)
     };
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(read() > 0);
+    let t = std::time::Instant::now();
+    while read() == 0 && t.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(read() > 0, "counter never started");
     env.ok(&["pause", &id]);
     assert_eq!(env.status(&id), "paused");
     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -419,7 +422,12 @@ fn pause_and_resume_freeze_the_processes() {
     assert!(!out.status.success());
     env.ok(&["resume", &id]);
     assert_eq!(env.status(&id), "running");
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Polled: the shell truncates the file before each write, so a single read
+    // can see it empty, and a loaded CI machine may be slow to schedule it.
+    let t = std::time::Instant::now();
+    while read() <= frozen && t.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(read() > frozen, "counter did not move after resume");
     // SIGKILL of a paused container still kills it
     env.ok(&["pause", &id]);
