@@ -64,6 +64,9 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     crate::testpoint::reached("create:claimed");
     crate::profile::mark("id claimed");
     let result = (|| {
+        // Inherited by libcontainer's processes: see creator.rs.
+        let _creator =
+            super::creator::hold(&wdir).map_err(io_err(format!("locking {}", wdir.display())))?;
         let mut relaxations = relaxations;
         // Container root owns its image's files through an id-mapped mount,
         // never by chowning them.

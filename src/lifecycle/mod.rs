@@ -1,6 +1,7 @@
 //! The container lifecycle on top of libcontainer: one file per operation.
 
 pub mod create;
+mod creator;
 pub mod exec;
 pub mod info;
 pub mod ops;

@@ -135,6 +135,18 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
             "cannot delete a running container without --force",
         ));
     }
+    // A create that never recorded its init (ward killed mid-create; the
+    // status then reads "stopped"): its processes may still be on their way
+    // into the cgroups, and purge waits for them.
+    if c.pid().is_none() {
+        return if purge(root, id) {
+            Ok(())
+        } else {
+            Err(WardError::Invalid(format!(
+                "deleting container {id}: its cgroup could not be removed"
+            )))
+        };
+    }
     crate::testpoint::reached("delete:loaded");
     crate::profile::mark("delete: state loaded");
     if !nix::unistd::geteuid().is_root() && (force || c.status() == ContainerStatus::Created) {
@@ -199,6 +211,9 @@ fn release_ward_resources(root: &StateRoot, id: &str) {
 /// state (e.g. ward was SIGKILLed): kills whatever is in the container's cgroup,
 /// removes the cgroup and both state dirs. Best effort; returns false if the
 /// cgroup could not be removed.
+/// How long a recovery waits for an interrupted create's processes to exit.
+const CREATOR_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub fn purge(root: &StateRoot, id: &str) -> bool {
     let mut removed = true;
     let cgroup_path = std::fs::read(root.ward_dir(id).join("config.json"))
@@ -222,6 +237,11 @@ pub fn purge(root: &StateRoot, id: &str) -> bool {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // And so must an interrupted create's processes that are not (yet) in
+        // the cgroup, or one may still create a cgroup dir after the removal.
+        if !super::creator::wait_released(&root.ward_dir(id), CREATOR_WAIT) {
+            tracing::warn!("{id}: processes of an interrupted create still running");
         }
         removed = m.remove().is_ok();
     }

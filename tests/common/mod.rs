@@ -236,7 +236,18 @@ impl Env {
         );
         for ctl in ["pids", "memory", "cpu", "freezer", "unified"] {
             let p = Path::new("/sys/fs/cgroup").join(ctl).join("ward").join(id);
-            assert!(!p.exists(), "cgroup {} left behind", p.display());
+            if p.exists() {
+                // Say what holds it, to tell a late writer from a missed removal.
+                let procs = std::fs::read_to_string(p.join("cgroup.procs")).unwrap_or_default();
+                let holders: Vec<String> = procs
+                    .lines()
+                    .map(|pid| {
+                        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"));
+                        format!("{pid} {:?}", comm.unwrap_or_default().trim())
+                    })
+                    .collect();
+                panic!("cgroup {} left behind, processes: {holders:?}", p.display());
+            }
         }
         assert!(
             !Path::new("/sys/fs/cgroup/ward").join(id).exists(),

@@ -1,0 +1,49 @@
+//! The creator lock: a file in the container's ward dir that `create` holds
+//! with flock(2). libcontainer's intermediate and init processes are cloned
+//! from ward and inherit the open file, so the lock stays held until the last
+//! of them exits or execs (the fd is close-on-exec). A recovery after ward was
+//! killed mid-create waits for it: a killed intermediate blocked in a cgroup
+//! operation (a v1 migration waits for an RCU grace period, others queue
+//! behind it on the cgroup mutex) can still create a cgroup directory after
+//! `delete --force` has removed everything it saw.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const NAME: &str = "creator.lock";
+
+/// Takes the lock for the duration of a create; the returned file must live
+/// until libcontainer has cloned its processes.
+pub fn hold(wdir: &Path) -> std::io::Result<File> {
+    let f = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(wdir.join(NAME))?;
+    // SAFETY: flock on an fd this function owns.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(f)
+}
+
+/// Waits (at most `limit`) until no process of an earlier create holds the
+/// lock. Returns false on timeout; true if free or there is no lock file.
+pub fn wait_released(wdir: &Path, limit: Duration) -> bool {
+    let Ok(f) = File::open(wdir.join(NAME)) else {
+        return true;
+    };
+    let t = Instant::now();
+    loop {
+        // SAFETY: flock on an fd this function owns; released when f drops.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return true;
+        }
+        if t.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
