@@ -22,11 +22,16 @@ pub fn hold(wdir: &Path) -> std::io::Result<File> {
         .truncate(false)
         .write(true)
         .open(wdir.join(NAME))?;
-    // SAFETY: flock on an fd this function owns.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+    if !try_lock(&f) {
         return Err(std::io::Error::last_os_error());
     }
     Ok(f)
+}
+
+/// Non-blocking exclusive flock; the lock goes with the open file.
+fn try_lock(f: &File) -> bool {
+    // SAFETY: flock on a valid fd borrowed for the call.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
 }
 
 /// Waits (at most `limit`) until no process of an earlier create holds the
@@ -37,8 +42,8 @@ pub fn wait_released(wdir: &Path, limit: Duration) -> bool {
     };
     let t = Instant::now();
     loop {
-        // SAFETY: flock on an fd this function owns; released when f drops.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        // Taken means free: released again when f drops.
+        if try_lock(&f) {
             return true;
         }
         if t.elapsed() >= limit {

@@ -207,13 +207,13 @@ fn release_ward_resources(root: &StateRoot, id: &str) {
     let _ = std::fs::remove_dir_all(root.ward_dir(id));
 }
 
+/// How long a recovery waits for an interrupted create's processes to exit.
+const CREATOR_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Recovers from a create that was interrupted before libcontainer saved its
 /// state (e.g. ward was SIGKILLed): kills whatever is in the container's cgroup,
 /// removes the cgroup and both state dirs. Best effort; returns false if the
 /// cgroup could not be removed.
-/// How long a recovery waits for an interrupted create's processes to exit.
-const CREATOR_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
-
 pub fn purge(root: &StateRoot, id: &str) -> bool {
     let mut removed = true;
     let cgroup_path = std::fs::read(root.ward_dir(id).join("config.json"))
