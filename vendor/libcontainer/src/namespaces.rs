@@ -101,6 +101,14 @@ impl TryFrom<Option<&Vec<LinuxNamespace>>> for Namespaces {
 // called execve. The fds are CLOEXEC and are inherited by the cloned init.
 static PREOPENED: Mutex<Vec<(PathBuf, OwnedFd)>> = Mutex::new(Vec::new());
 
+fn open_ns_file(path: &std::path::Path) -> Result<OwnedFd> {
+    let fd = fcntl::open(path, fcntl::OFlag::O_CLOEXEC, stat::Mode::empty()).inspect_err(|err| {
+        tracing::error!(?err, ?path, "failed to open namespace file");
+    })?;
+    // SAFETY: fd was just returned by open and is owned by nobody else.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
 fn take_preopened(path: &std::path::Path) -> Option<OwnedFd> {
     let mut open = PREOPENED.lock().ok()?;
     let i = open.iter().position(|(p, _)| p == path)?;
@@ -118,13 +126,7 @@ impl Namespaces {
             if open.iter().any(|(p, _)| p == path) {
                 continue;
             }
-            let fd = fcntl::open(path, fcntl::OFlag::O_CLOEXEC, stat::Mode::empty())
-                .inspect_err(|err| {
-                    tracing::error!(?err, ?path, "failed to open namespace file");
-                })?;
-            // SAFETY: fd was just returned by open and is owned by nobody else.
-            let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-            open.push((path.clone(), fd));
+            open.push((path.clone(), open_ns_file(path)?));
         }
         Ok(())
     }
@@ -148,14 +150,7 @@ impl Namespaces {
             Some(path) => {
                 let fd = match take_preopened(path) {
                     Some(fd) => fd,
-                    None => {
-                        let fd = fcntl::open(path, fcntl::OFlag::O_CLOEXEC, stat::Mode::empty())
-                            .inspect_err(|err| {
-                                tracing::error!(?err, ?namespace, "failed to open namespace file");
-                            })?;
-                        // SAFETY: fd was just returned by open and is owned by nobody else.
-                        unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
-                    }
+                    None => open_ns_file(path)?,
                 };
                 self.command
                     .set_ns(fd.as_raw_fd(), get_clone_flag(namespace.typ())?)

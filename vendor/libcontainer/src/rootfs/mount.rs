@@ -598,10 +598,7 @@ impl Mount {
             })?;
 
             if src.is_dir() {
-                fast_dest = open_dir_beneath(&root, container_dest);
-                if fast_dest.is_none() {
-                    root.mkdir_all(container_dest, &dir_perm)?;
-                }
+                fast_dest = dir_dest(&root, container_dest, &dir_perm)?;
             } else {
                 let parent = container_dest
                     .parent()
@@ -627,10 +624,7 @@ impl Mount {
 
             src
         } else {
-            fast_dest = open_dir_beneath(&root, container_dest);
-            if fast_dest.is_none() {
-                root.mkdir_all(container_dest, &dir_perm)?;
-            }
+            fast_dest = dir_dest(&root, container_dest, &dir_perm)?;
             PathBuf::from(source)
         };
 
@@ -1631,6 +1625,17 @@ mod tests {
 
         Ok(())
     }
+}
+
+/// ward patch: a directory mount destination, created if missing. Some(fd)
+/// from the fast path below; None once pathrs has created it the careful way
+/// (the caller then resolves it through pathrs too).
+fn dir_dest(root: &Root, path: &Path, perm: &Permissions) -> Result<Option<OwnedFd>> {
+    let fast = open_dir_beneath(root, path);
+    if fast.is_none() {
+        root.mkdir_all(path, perm)?;
+    }
+    Ok(fast)
 }
 
 /// ward patch: the common case of `Root::mkdir_all` + `Root::resolve` for a
