@@ -86,8 +86,17 @@ impl Manager {
     /// Constructs a new cgroup manager with cgroups_path being relative to the root of the subsystem
     pub fn new(cgroup_path: &Path) -> Result<Self, V1ManagerError> {
         let mut subsystems = HashMap::new();
+        // ward patch: /proc/self/cgroup is read once here, not once per
+        // subsystem (each read is ~20 syscalls of pathrs procfs verification).
+        // An unreadable file leaves every subsystem unsupported, as before.
+        let own_cgroups = Self::own_cgroups().unwrap_or_else(|err| {
+            tracing::warn!(?err, "cannot read /proc/self/cgroup");
+            ProcessCGroups(Vec::new())
+        });
         for subsystem in CONTROLLERS {
-            if let Ok(subsystem_path) = Self::get_subsystem_path(cgroup_path, subsystem) {
+            if let Ok(subsystem_path) =
+                Self::get_subsystem_path(cgroup_path, subsystem, &own_cgroups)
+            {
                 subsystems.insert(*subsystem, subsystem_path);
             } else {
                 tracing::warn!("cgroup {} not supported on this system", subsystem);
@@ -97,21 +106,28 @@ impl Manager {
         Ok(Manager { subsystems })
     }
 
+    fn own_cgroups() -> Result<ProcessCGroups, V1ManagerError> {
+        Ok(ProcessCGroups::from_read(ProcfsHandle::new()?.open(
+            ProcfsBase::ProcSelf,
+            "cgroup",
+            OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
+        )?)?)
+    }
+
     fn get_subsystem_path(
         cgroup_path: &Path,
         subsystem: &CtrlType,
+        own_cgroups: &ProcessCGroups,
     ) -> Result<PathBuf, V1ManagerError> {
         tracing::debug!("Get path for subsystem: {}", subsystem);
         let mount_point = util::get_subsystem_mount_point(subsystem)?;
 
-        let cgroup = ProcessCGroups::from_read(ProcfsHandle::new()?.open(
-            ProcfsBase::ProcSelf,
-            "cgroup",
-            OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
-        )?)?
-        .into_iter()
-        .find(|c| c.controllers.contains(&subsystem.to_string()))
-        .ok_or(V1ManagerError::SubsystemDoesNotExist)?;
+        let name = subsystem.to_string();
+        let cgroup = own_cgroups
+            .0
+            .iter()
+            .find(|c| c.controllers.contains(&name))
+            .ok_or(V1ManagerError::SubsystemDoesNotExist)?;
 
         let p = if cgroup_path.as_os_str().is_empty() {
             mount_point.join_safely(Path::new(&cgroup.pathname))?
