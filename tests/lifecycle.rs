@@ -535,3 +535,74 @@ fn json_log_gets_the_error_line() {
     assert!(last["msg"].as_str().unwrap().contains("does not exist"));
     assert!(last["time"].as_str().unwrap().contains('T'));
 }
+
+/// The container's own cgroup entries of /proc/PID/cgroup (controller list and
+/// path), leaving out named hierarchies and an unused v2 line of a hybrid host.
+fn container_cgroups(pid: i32) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(_, rest)| rest.to_string()))
+        .filter(|rest| !rest.starts_with("name=") && rest != ":/")
+        .collect()
+}
+
+#[test]
+fn init_and_exec_join_every_cgroup_of_the_container() {
+    // ward's child joins the cgroups through the v1 `tasks` file (fast path,
+    // vendor/libcgroups/WARD-PATCH.md): the init it clones afterwards, and an
+    // exec'd process, must be in the container's cgroup in every hierarchy.
+    let env = Env::new();
+    let id = env.id("cgjoin");
+    env.start(&id);
+    let pid = env.pid(&id);
+    let init = container_cgroups(pid);
+    assert!(!init.is_empty(), "no cgroups for {pid}");
+    for entry in &init {
+        assert!(
+            entry.ends_with(&format!("/{id}")),
+            "init not in the container's cgroup: {entry}"
+        );
+    }
+    let pidfile = env.dir.path().join("exec.pid");
+    env.ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+        "sleep",
+        "100",
+    ]);
+    let exec_pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(container_cgroups(exec_pid), init, "exec'd process");
+    // And the kernel lists both as members of the container's cgroup.
+    let (ctrl, path) = init[0].split_once(':').unwrap();
+    let first = ctrl.split(',').next().unwrap();
+    let dir = if first.is_empty() {
+        format!("/sys/fs/cgroup{path}")
+    } else {
+        let mount = [
+            "/sys/fs/cgroup/".to_string() + ctrl,
+            "/sys/fs/cgroup/".to_string() + first,
+        ]
+        .into_iter()
+        .find(|m| std::path::Path::new(m).is_dir())
+        .unwrap();
+        format!("{mount}{path}")
+    };
+    let procs = std::fs::read_to_string(format!("{dir}/cgroup.procs")).unwrap();
+    let procs: Vec<&str> = procs.lines().collect();
+    assert!(
+        procs.contains(&pid.to_string().as_str()),
+        "{dir}: {procs:?}"
+    );
+    assert!(
+        procs.contains(&exec_pid.to_string().as_str()),
+        "{dir}: {procs:?}"
+    );
+}
