@@ -23,7 +23,8 @@ pub(super) trait Controller {
     fn needs_to_handle<'a>(controller_opt: &'a ControllerOpt) -> Option<&'a Self::Resource>;
 }
 
-/// ward patch: puts `pid` into the v1 cgroup at `cgroup_path`.
+/// ward patch: puts `pid` into the v1 cgroup at `cgroup_path`; pid 0 (see
+/// [`as_self_move`]) means the calling thread.
 ///
 /// A runtime's child moves itself before it clones the container's init. When
 /// the caller is that process and has a single thread, "0" written to `tasks`
@@ -33,10 +34,21 @@ pub(super) trait Controller {
 /// 7-15 ms per create on this kind of host, the largest single cost of a
 /// container start. Anything else takes the usual `cgroup.procs` path.
 pub(crate) fn write_task(cgroup_path: &Path, pid: Pid) -> Result<(), WrappedIoError> {
-    if pid == nix::unistd::getpid() && single_threaded() {
+    if pid.as_raw() == 0 {
         return common::write_cgroup_file(cgroup_path.join("tasks"), 0);
     }
     common::write_cgroup_file(cgroup_path.join(CGROUP_PROCS), pid)
+}
+
+/// Pid 0 when `pid` is the calling process and it has a single thread, so
+/// that [`write_task`] can move it through `tasks`; `pid` otherwise. Decided
+/// once per manager call, for every hierarchy.
+pub(crate) fn as_self_move(pid: Pid) -> Pid {
+    if pid == nix::unistd::getpid() && single_threaded() {
+        Pid::from_raw(0)
+    } else {
+        pid
+    }
 }
 
 /// Whether the calling process has exactly one thread (/proc/self/stat's

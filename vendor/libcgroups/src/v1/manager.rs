@@ -194,6 +194,9 @@ impl CgroupManager for Manager {
     }
 
     fn add_task(&self, pid: Pid) -> Result<(), Self::Error> {
+        // ward patch: a single-threaded process moving itself goes through
+        // `tasks` without the kernel's threadgroup lock (controller::write_task).
+        let pid = super::controller::as_self_move(pid);
         for (ctrl_type, cgroup_path) in &self.subsystems {
             match ctrl_type {
                 CtrlType::Cpu => Cpu::add_task(pid, cgroup_path)?,
