@@ -123,6 +123,20 @@ impl CgroupManager for AnyCgroupManager {
 }
 
 impl AnyCgroupManager {
+    /// ward patch: prepares the cgroup for a process that will join it by
+    /// itself (see `v1::manager::Manager::create_dirs`). Returns false where
+    /// that is not supported (cgroup v2 and systemd keep the usual path).
+    pub fn prepare_self_join(&self) -> Result<bool, AnyManagerError> {
+        match self {
+            #[cfg(feature = "v1")]
+            AnyCgroupManager::V1(m) => {
+                m.create_dirs()?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Marks the cgroup manager as operating in a rootless environment.
     ///
     /// Only affects the v2 manager.

@@ -179,6 +179,17 @@ impl Manager {
     pub fn any(self) -> AnyCgroupManager {
         AnyCgroupManager::V1(self)
     }
+
+    /// ward patch: creates the container's directory in every hierarchy, so
+    /// that resources can be applied before any process is in the cgroup and
+    /// the container's first process can then move itself in (`add_task` with
+    /// its own pid writes "0" to `tasks`): libcontainer's single-clone create.
+    pub fn create_dirs(&self) -> Result<(), V1ManagerError> {
+        for path in self.subsystems.values() {
+            fs::create_dir_all(path).wrap_create_dir(path)?;
+        }
+        Ok(())
+    }
 }
 
 impl CgroupManager for Manager {

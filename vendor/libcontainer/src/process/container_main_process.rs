@@ -14,7 +14,7 @@ use crate::hooks;
 use crate::network::network_device::dev_change_net_namespace;
 use crate::process::args::{ContainerArgs, ContainerType};
 use crate::process::fork::{self, CloneCb};
-use crate::process::{channel, container_intermediate_process};
+use crate::process::{channel, container_intermediate_process, container_single_clone};
 use crate::syscall::SyscallError;
 use crate::user_ns::UserNamespaceConfig;
 
@@ -45,6 +45,10 @@ pub enum ProcessError {
     Hooks(#[from] crate::hooks::HookError),
     #[error("failed to build OCI state: {0}")]
     OciStateBuild(String),
+    #[error("cgroup error: {0}")]
+    Cgroup(String),
+    #[error(transparent)]
+    Namespace(#[from] crate::namespaces::NamespaceError),
 }
 
 type Result<T> = std::result::Result<T, ProcessError>;
@@ -62,7 +66,20 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     let mut init_chan = channel::init_channel()?;
 
     let main_pid = nix::unistd::getpid();
-    let cb: CloneCb = {
+    // ward patch: one clone for the common case (container_single_clone.rs).
+    let single = container_single_clone::plan(container_args)?;
+    let cb: CloneCb = if let Some(plan) = &single {
+        Box::new(|| {
+            container_single_clone::child(
+                container_args,
+                plan,
+                &mut inter_chan,
+                &mut init_chan,
+                &mut intermediate_main_sender,
+                &mut init_main_sender,
+            )
+        })
+    } else {
         Box::new(|| {
             // ward patch: the intermediate process dies with the runtime, so a
             // runtime killed mid-create leaves no orphan still setting up
@@ -110,7 +127,13 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
         fork::container_clone
     };
 
-    let intermediate_pid = container_clone_fn(cb).map_err(|err| {
+    let cloned = match &single {
+        Some(plan) => fork::container_clone_with_flags(cb, plan.flags),
+        None => container_clone_fn(cb),
+    };
+    // With a single clone, the child is the init, and there is no
+    // intermediate process to hear from or reap.
+    let intermediate_pid = cloned.map_err(|err| {
         tracing::error!("failed to fork intermediate process: {}", err);
         ProcessError::IntermediateProcessFailed(err)
     })?;
@@ -132,7 +155,11 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     // If creating a container with new user namespace, the intermediate process will ask
     // the main process to set up uid and gid mapping, once the intermediate
     // process enters into a new user namespace.
-    if let Some(config) = &container_args.user_ns_config {
+    let maps_wanted = match &single {
+        Some(plan) => plan.new_userns,
+        None => true,
+    };
+    if let (Some(config), true) = (&container_args.user_ns_config, maps_wanted) {
         intermediate_main_receiver.wait_for_mapping_request()?;
         setup_mapping(config, intermediate_pid)?;
         inter_sender.mapping_written()?;
@@ -173,7 +200,11 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
 
     // The intermediate process will send the init pid once it forks the init
     // process.  The intermediate process should exit after this point.
-    let init_pid = intermediate_main_receiver.wait_for_intermediate_ready()?;
+    let init_pid = if single.is_some() {
+        intermediate_pid
+    } else {
+        intermediate_main_receiver.wait_for_intermediate_ready()?
+    };
 
     // if file to write the pid to is specified, write pid of the child
     if let Some(pid_file) = &container_args.pid_file {
@@ -303,6 +334,9 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     // process is exit and reaped. By this point, the intermediate process
     // should already exited successfully. If intermediate process errors out,
     // the `init_ready` will not be sent.
+    if single.is_some() {
+        return Ok(init_pid);
+    }
     match waitpid(intermediate_pid, None) {
         Ok(WaitStatus::Exited(_, 0)) => (),
         Ok(WaitStatus::Exited(_, s)) => {

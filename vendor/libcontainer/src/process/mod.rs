@@ -5,6 +5,7 @@ pub mod args;
 pub mod channel;
 pub mod container_intermediate_process;
 pub mod container_main_process;
+mod container_single_clone;
 pub mod cpu_affinity;
 mod fork;
 pub mod init;
