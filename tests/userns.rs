@@ -114,15 +114,16 @@ fn concurrent_containers_get_disjoint_ranges_reused_after_delete() {
     let freed = uid_map_of(env.pid(&ids[0]))[1];
     let slot = (freed - (1 << 31)) / 65536;
     let slot_dir = std::path::Path::new("/run/ward-ranges").join(slot.to_string());
-    assert!(
-        slot_dir.exists(),
-        "slot {slot} is held while the container lives"
+    assert_eq!(
+        common::slot_owner(&slot_dir),
+        ids[0],
+        "slot {slot} is held by its container while it lives"
     );
     env.ok(&["delete", "--force", &ids[0]]);
     // released: gone, or already taken by another container (tests and
     // other ward users share the pool)
-    let owner = std::fs::read_to_string(slot_dir.join("owner")).unwrap_or_default();
-    assert_ne!(owner.trim(), ids[0], "slot {slot} still held after delete");
+    let owner = common::slot_owner(&slot_dir);
+    assert_ne!(owner, ids[0], "slot {slot} still held after delete");
     let again = env.id("range");
     env.start(&again);
     let reused = uid_map_of(env.pid(&again))[1];

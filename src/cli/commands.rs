@@ -126,8 +126,8 @@ fn create_opts(a: &CreateArgs, systemd: bool, detach: bool) -> create::CreateOpt
 
 fn run_container(root: &StateRoot, a: super::RunArgs, systemd: bool) -> Result<i32> {
     let id = a.create.id.clone();
-    create::create(root, &create_opts(&a.create, systemd, a.detach))?;
-    let c = match ops::start(root, &id) {
+    let created = create::create(root, &create_opts(&a.create, systemd, a.detach))?;
+    let c = match ops::start_loaded(created) {
         Ok(c) => c,
         Err(e) => {
             let _ = ops::delete(root, &id, true);

@@ -32,16 +32,16 @@
 //! that user could otherwise map the container's host ids into a user
 //! namespace of their own and reach the container's files.
 //!
-//! Slots are reserved as directories `<pool_dir>/<slot>` holding a file
-//! `owner` with the container id. `pool_dir` is `/run/ward-ranges` (on a
-//! tmpfs, so a reboot frees everything) unless the environment variable
-//! `WARD_RANGES_DIR` names another directory. A slot directory is prepared
-//! under a private temporary name, `owner` written into it, and then renamed
-//! into place with `renameat2(RENAME_NOREPLACE)`: the slot appears atomically
-//! and already owned, so concurrent allocations (threads or processes) never
-//! share a slot and a crash never leaves an ownerless slot. (On a filesystem
-//! without `RENAME_NOREPLACE` the slot is claimed with `mkdir`, which is
-//! equally exclusive, and `owner` written just after.)
+//! A slot is reserved by creating the symlink `<pool_dir>/<slot>` whose
+//! target is the container id (the owner). `pool_dir` is `/run/ward-ranges`
+//! (on a tmpfs on systemd hosts, so a reboot frees everything) unless the
+//! environment variable `WARD_RANGES_DIR` names another directory. symlink(2)
+//! fails with EEXIST on an existing name, so the slot appears atomically and
+//! already owned: concurrent allocations (threads or processes) never share a
+//! slot and a crash never leaves an ownerless slot. One inode per claim (an
+//! earlier layout used a directory with an `owner` file, renamed into place:
+//! four filesystem operations more per container, which `read_owner` and
+//! `remove_entry` still understand).
 //!
 //! Changing the pool configuration (adding a `ward` subuid entry) while
 //! containers hold slots is not supported: slot numbers would then name
@@ -415,10 +415,6 @@ fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     }
 }
 
-fn is_taken(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EEXIST) | Some(libc::ENOTEMPTY))
-}
-
 fn check_container_id(id: &str) -> Result<(), UsernsError> {
     if id.is_empty() || id.contains('\n') || id.contains('\0') {
         return Err(UsernsError::BadContainerId { id: id.to_string() });
@@ -429,49 +425,21 @@ fn check_container_id(id: &str) -> Result<(), UsernsError> {
 fn allocate_in(pool: &Pool, container_id: &str) -> Result<IdRange, UsernsError> {
     check_container_id(container_id)?;
     ensure_pool_dir(&pool.dir)?;
-    // The claim: a private directory holding `owner`, renamed onto a free
-    // slot name. The same directory is reused for every attempt.
-    let tmp = pool.dir.join(tmp_name("new"));
-    fs::create_dir(&tmp).map_err(|e| pool_err(&tmp, e))?;
     let result = (|| {
-        let owner = tmp.join("owner");
-        fs::write(&owner, container_id).map_err(|e| pool_err(&owner, e))?;
-        let mut noreplace = true;
         for slot in 0..pool.slots {
             let Some(range) = pool.range(slot) else {
                 continue;
             };
             let path = pool.dir.join(slot.to_string());
-            // Cheap pre-check; the rename/mkdir below is what decides.
-            if fs::symlink_metadata(&path).is_ok() {
-                continue;
-            }
-            if noreplace {
-                match rename_noreplace(&tmp, &path) {
-                    Ok(()) => return Ok(range),
-                    Err(e) if is_taken(&e) => continue,
-                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => noreplace = false,
-                    Err(e) => return Err(pool_err(&path, e)),
-                }
-            }
-            // Filesystem without RENAME_NOREPLACE: mkdir is exclusive too.
-            match fs::create_dir(&path) {
-                Ok(()) => {
-                    let owner = path.join("owner");
-                    if let Err(e) = fs::write(&owner, container_id) {
-                        let _ = fs::remove_dir_all(&path);
-                        return Err(pool_err(&owner, e));
-                    }
-                    return Ok(range);
-                }
+            // The claim: exclusive, and it carries the owner.
+            match std::os::unix::fs::symlink(container_id, &path) {
+                Ok(()) => return Ok(range),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(pool_err(&path, e)),
             }
         }
         Err(pool.exhausted())
     })();
-    // After a successful rename `tmp` no longer exists; otherwise clean up.
-    let _ = fs::remove_dir_all(&tmp);
     if let Ok(r) = &result {
         tracing::debug!(
             container_id,
@@ -484,8 +452,8 @@ fn allocate_in(pool: &Pool, container_id: &str) -> Result<IdRange, UsernsError> 
     result
 }
 
-/// Frees the slot directory at `path` by renaming it away (atomic) and then
-/// deleting it. Returns the renamed location, or None if it was not there.
+/// Frees the slot at `path` by renaming it away (atomic) and then deleting
+/// it. Returns the renamed location, or None if it was not there.
 fn take_slot(dir: &Path, path: &Path) -> Option<PathBuf> {
     let tmp = dir.join(tmp_name("free"));
     match fs::rename(path, &tmp) {
@@ -498,17 +466,34 @@ fn take_slot(dir: &Path, path: &Path) -> Option<PathBuf> {
     }
 }
 
+/// Removes a slot entry: the symlink, or a directory of the older layout.
+fn remove_entry(path: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(md) if md.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(e) => Err(e),
+    }
+}
+
 fn release_in(dir: &Path, range: &IdRange) {
     let path = dir.join(range.slot.to_string());
     if let Some(tmp) = take_slot(dir, &path) {
-        if let Err(e) = fs::remove_dir_all(&tmp) {
+        if let Err(e) = remove_entry(&tmp) {
             tracing::warn!(path = %tmp.display(), error = %e, "cannot remove released id range slot");
         }
     }
 }
 
-fn read_owner(slot_dir: &Path) -> Option<String> {
-    fs::read_to_string(slot_dir.join("owner")).ok()
+/// The container id owning a slot: the symlink's target (or, in the older
+/// layout, the directory's `owner` file).
+fn read_owner(slot: &Path) -> Option<String> {
+    match fs::read_link(slot) {
+        Ok(target) => target.into_os_string().into_string().ok(),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            fs::read_to_string(slot.join("owner")).ok()
+        }
+        Err(_) => None,
+    }
 }
 
 fn release_if_owner_in(dir: &Path, slot: u32, container_id: &str) -> bool {
@@ -527,7 +512,7 @@ fn release_if_owner_in(dir: &Path, slot: u32, container_id: &str) -> bool {
         }
         return false;
     }
-    let _ = fs::remove_dir_all(&tmp);
+    let _ = remove_entry(&tmp);
     true
 }
 
@@ -553,7 +538,7 @@ fn release_owner_in(dir: &Path, container_id: &str) {
             // Leftovers of a ward process that died mid-allocation/release.
             let pid = rest.split('-').next().unwrap_or("");
             if !pid.is_empty() && !pid_alive(pid) {
-                let _ = fs::remove_dir_all(entry.path());
+                let _ = remove_entry(&entry.path());
             }
         }
     }

@@ -155,7 +155,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             opts.console_socket.as_ref(),
             opts.preserve_fds,
         )?;
-        let mut container = builder
+        let container = builder
             .as_init(&wdir)
             .with_systemd(opts.systemd_cgroup)
             .with_detach(opts.detach)
@@ -164,10 +164,10 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             .map_err(lc_err(format!("creating container {}", opts.id)))?;
         // libcontainer records the effective bundle (ward's dir) as the bundle,
         // and `exec` reads the hardened spec from there; `state` reports the
-        // user's bundle from the `bundle` link.
+        // user's bundle from the `bundle` link. The returned container keeps
+        // libcontainer's view: `run` starts (and so saves) it as it is.
         crate::testpoint::reached("create:built");
         crate::profile::mark("libcontainer create done");
-        container.state.bundle = b.dir.clone();
         if let (Some(sock), Some(pid)) = (&opts.pidfd_socket, container.pid()) {
             super::pidfd::send_pidfd(sock, pid)?;
         }

@@ -1,5 +1,5 @@
-//! The creator lock: a file in the container's ward dir that `create` holds
-//! with flock(2). libcontainer's intermediate and init processes are cloned
+//! The creator lock: `create` holds flock(2) on the container's ward dir
+//! itself (a directory can be flocked; no lock file to create and delete). libcontainer's intermediate and init processes are cloned
 //! from ward and inherit the open file, so the lock stays held until the last
 //! of them exits or execs (the fd is close-on-exec). A recovery after ward was
 //! killed mid-create waits for it: a killed intermediate blocked in a cgroup
@@ -12,16 +12,10 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-const NAME: &str = "creator.lock";
-
 /// Takes the lock for the duration of a create; the returned file must live
 /// until libcontainer has cloned its processes.
 pub fn hold(wdir: &Path) -> std::io::Result<File> {
-    let f = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(wdir.join(NAME))?;
+    let f = File::open(wdir)?;
     if !try_lock(&f) {
         return Err(std::io::Error::last_os_error());
     }
@@ -35,9 +29,9 @@ fn try_lock(f: &File) -> bool {
 }
 
 /// Waits (at most `limit`) until no process of an earlier create holds the
-/// lock. Returns false on timeout; true if free or there is no lock file.
+/// lock. Returns false on timeout; true if free or there is no ward dir.
 pub fn wait_released(wdir: &Path, limit: Duration) -> bool {
-    let Ok(f) = File::open(wdir.join(NAME)) else {
+    let Ok(f) = File::open(wdir) else {
         return true;
     };
     let t = Instant::now();

@@ -18,12 +18,19 @@ fn wrong_state(c: &Container, what: &str) -> WardError {
 }
 
 pub fn start(root: &StateRoot, id: &str) -> Result<Container> {
-    let mut c = load(root, id)?;
+    start_loaded(load(root, id)?)
+}
+
+/// Starts a container already in memory: `run` starts the one `create` just
+/// returned instead of reading its state back (libcontainer's start refreshes
+/// the status from the kernel either way).
+pub fn start_loaded(mut c: Container) -> Result<Container> {
+    let id = c.id().to_string();
     match c.status() {
         ContainerStatus::Created => {}
         ContainerStatus::Stopped => {
             return Err(WardError::WrongState {
-                id: id.to_string(),
+                id,
                 status: "stopped".into(),
                 what: "cannot start a container that has stopped".into(),
             })

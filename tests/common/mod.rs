@@ -256,8 +256,8 @@ impl Env {
         // no id range still held by this container
         if let Ok(rd) = std::fs::read_dir("/run/ward-ranges") {
             for e in rd.flatten() {
-                let owner = std::fs::read_to_string(e.path().join("owner")).unwrap_or_default();
-                assert_ne!(owner.trim(), id, "id range {:?} still held", e.file_name());
+                let owner = slot_owner(&e.path());
+                assert_ne!(owner, id, "id range {:?} still held", e.file_name());
             }
         }
     }
@@ -344,4 +344,12 @@ pub fn assert_fails(out: &Output, want: &str) {
         "stderr {:?} should mention {want:?}",
         stderr(out)
     );
+}
+
+/// The container id holding an id range slot of /run/ward-ranges (the slot
+/// is a symlink to its owner), or "" if the slot is free.
+pub fn slot_owner(slot: &Path) -> String {
+    std::fs::read_link(slot)
+        .map(|t| t.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
