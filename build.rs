@@ -83,6 +83,16 @@ fn symbol_order() {
     {
         return;
     }
+    // integration/symbol-order.sh reads the layout from lld's map file.
+    println!("cargo:rerun-if-env-changed=WARD_LINK_MAP");
+    if let Some(map) = std::env::var_os("WARD_LINK_MAP") {
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,-Map={}",
+            map.to_string_lossy()
+        );
+        // Mangled names: the ordering file must name symbols as the linker does.
+        println!("cargo:rustc-link-arg-bins=-Wl,--no-demangle");
+    }
     let dir = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
     let list = std::path::Path::new(&dir).join(LIST);
     if list.is_file() {
