@@ -1,6 +1,8 @@
 #![deny(missing_docs, warnings)]
 #![doc = include_str!("../README.md")]
 #![allow(clippy::too_long_first_doc_paragraph)]
+// ward: the file helpers below serve the image module only.
+#![cfg_attr(not(feature = "image"), allow(dead_code))]
 
 #[cfg(feature = "distribution")]
 pub mod distribution;

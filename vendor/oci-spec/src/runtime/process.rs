@@ -4,10 +4,8 @@ use crate::{
 };
 use derive_builder::Builder;
 use getset::{CopyGetters, Getters, MutGetters, Setters};
-use regex::Regex;
 use serde::{de, Deserialize, Deserializer, Serialize};
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use strum_macros::{Display as StrumDisplay, EnumString};
 
 #[derive(
@@ -609,16 +607,51 @@ where
     Ok(value)
 }
 
-fn exec_cpu_affinity_regex() -> &'static Regex {
-    static EXEC_CPU_AFFINITY_REGEX: OnceLock<Regex> = OnceLock::new();
-    EXEC_CPU_AFFINITY_REGEX.get_or_init(|| {
-        Regex::new(r"^(\d+(-\d+)?)(,\d+(-\d+)?)*$")
-            .expect("Failed to create regex for execCPUAffinity")
+/// `\d` of the regex crate: Unicode Nd (decimal digits), as inclusive ranges
+/// `(first, last)` of code points, sorted (generated from regex 1.13 by
+/// testing `^\d$` on every char).
+#[rustfmt::skip]
+const DECIMAL_NUMBER: &[(u32, u32)] = &[
+    (0x30, 0x39), (0x660, 0x669), (0x6F0, 0x6F9), (0x7C0, 0x7C9), (0x966, 0x96F),
+    (0x9E6, 0x9EF), (0xA66, 0xA6F), (0xAE6, 0xAEF), (0xB66, 0xB6F), (0xBE6, 0xBEF),
+    (0xC66, 0xC6F), (0xCE6, 0xCEF), (0xD66, 0xD6F), (0xDE6, 0xDEF), (0xE50, 0xE59),
+    (0xED0, 0xED9), (0xF20, 0xF29), (0x1040, 0x1049), (0x1090, 0x1099), (0x17E0, 0x17E9),
+    (0x1810, 0x1819), (0x1946, 0x194F), (0x19D0, 0x19D9), (0x1A80, 0x1A89), (0x1A90, 0x1A99),
+    (0x1B50, 0x1B59), (0x1BB0, 0x1BB9), (0x1C40, 0x1C49), (0x1C50, 0x1C59), (0xA620, 0xA629),
+    (0xA8D0, 0xA8D9), (0xA900, 0xA909), (0xA9D0, 0xA9D9), (0xA9F0, 0xA9F9), (0xAA50, 0xAA59),
+    (0xABF0, 0xABF9), (0xFF10, 0xFF19), (0x104A0, 0x104A9), (0x10D30, 0x10D39), (0x10D40, 0x10D49),
+    (0x11066, 0x1106F), (0x110F0, 0x110F9), (0x11136, 0x1113F), (0x111D0, 0x111D9), (0x112F0, 0x112F9),
+    (0x11450, 0x11459), (0x114D0, 0x114D9), (0x11650, 0x11659), (0x116C0, 0x116C9), (0x116D0, 0x116E3),
+    (0x11730, 0x11739), (0x118E0, 0x118E9), (0x11950, 0x11959), (0x11BF0, 0x11BF9), (0x11C50, 0x11C59),
+    (0x11D50, 0x11D59), (0x11DA0, 0x11DA9), (0x11F50, 0x11F59), (0x16130, 0x16139), (0x16A60, 0x16A69),
+    (0x16AC0, 0x16AC9), (0x16B50, 0x16B59), (0x16D70, 0x16D79), (0x1CCF0, 0x1CCF9), (0x1D7CE, 0x1D7FF),
+    (0x1E140, 0x1E149), (0x1E2F0, 0x1E2F9), (0x1E4F0, 0x1E4F9), (0x1E5F1, 0x1E5FA), (0x1E950, 0x1E959),
+    (0x1FBF0, 0x1FBF9),
+];
+
+fn is_decimal(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_digit();
+    }
+    let c = c as u32;
+    // Index of the first range that ends at or after c.
+    let i = DECIMAL_NUMBER.partition_point(|&(_, last)| last < c);
+    DECIMAL_NUMBER.get(i).is_some_and(|&(first, _)| first <= c)
+}
+
+/// Whether `s` matches `^(\d+(-\d+)?)(,\d+(-\d+)?)*$` (as upstream checked
+/// with the regex crate): comma-separated items, each digits or
+/// digits-digits, `\d` being any Unicode decimal digit.
+fn is_cpu_affinity_list(s: &str) -> bool {
+    let digits = |d: &str| !d.is_empty() && d.chars().all(is_decimal);
+    s.split(',').all(|item| match item.split_once('-') {
+        Some((first, last)) => digits(first) && digits(last),
+        None => digits(item),
     })
 }
 
 fn validate_cpu_affinity(s: &str) -> Result<(), String> {
-    if !exec_cpu_affinity_regex().is_match(s) {
+    if !is_cpu_affinity_list(s) {
         return Err(format!("Invalid execCPUAffinity format: {s}"));
     }
 
@@ -660,6 +693,34 @@ mod tests {
         let invalid_posix_rlimit_type_str = "x";
         let unknown_rlimit = invalid_posix_rlimit_type_str.parse::<PosixRlimitType>();
         assert!(unknown_rlimit.is_err());
+    }
+
+    #[test]
+    fn cpu_affinity_check_matches_upstream_regex() {
+        let re = regex::Regex::new(r"^(\d+(-\d+)?)(,\d+(-\d+)?)*$").unwrap();
+        let decimal = regex::Regex::new(r"^\d$").unwrap();
+        let mut buf = [0u8; 4];
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(
+                is_decimal(c),
+                decimal.is_match(c.encode_utf8(&mut buf)),
+                "{c:?}"
+            );
+        }
+        let pieces = ["0", "7", "12", "٣", "-", ",", " ", "x", "\n", "²"];
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        for _ in 0..100_000 {
+            let mut s = String::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut bits = seed;
+            for _ in 0..bits % 8 {
+                bits /= 8;
+                s.push_str(pieces[bits as usize % pieces.len()]);
+            }
+            assert_eq!(is_cpu_affinity_list(&s), re.is_match(&s), "{s:?}");
+        }
     }
 
     #[test]
