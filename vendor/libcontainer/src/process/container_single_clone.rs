@@ -81,6 +81,14 @@ pub fn plan(args: &ContainerArgs) -> Result<Option<Plan>> {
     if rootless_required(command.as_ref()).unwrap_or(true) {
         return Ok(None);
     }
+    // Only v1 supports the self-join; on other hosts do not build a manager
+    // here that the intermediate would build again.
+    if !matches!(
+        libcgroups::common::get_cgroup_setup(),
+        Ok(libcgroups::common::CgroupSetup::Legacy | libcgroups::common::CgroupSetup::Hybrid)
+    ) {
+        return Ok(None);
+    }
     let cgroup = libcgroups::common::create_cgroup_manager(args.cgroup_config.to_owned())
         .map_err(|e| ProcessError::Cgroup(e.to_string()))?;
     crate::ward_profile::mark("main: cgroup manager ready");
