@@ -107,6 +107,9 @@ impl Executor for WardExecutor {
             .and_then(|env| env.iter().find_map(|e| e.strip_prefix("PATH=")))
             .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
             .to_string();
+        // runc's wording (Go's exec.LookPath): Docker maps "no such file or
+        // directory" and "executable file not found" to exit 127, "permission
+        // denied" to 126.
         find_program(prog, &path_env).map(|_| ()).map_err(|e| {
             ExecutorValidationError::ArgValidationError(format!("exec: {prog:?}: {e}"))
         })
@@ -116,22 +119,33 @@ impl Executor for WardExecutor {
 /// PATH lookup as execvp does it: a name with a '/' is taken as is.
 fn find_program(prog: &str, path_env: &str) -> Result<std::path::PathBuf, String> {
     use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &std::path::Path| {
-        std::fs::metadata(p)
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    };
+    let executable = |m: &std::fs::Metadata| m.is_file() && m.permissions().mode() & 0o111 != 0;
     if prog.contains('/') {
         let p = std::path::Path::new(prog);
         return match std::fs::metadata(p) {
-            Ok(_) if executable(p) => Ok(p.to_path_buf()),
-            Ok(_) => Err("permission denied (not an executable file)".into()),
-            Err(e) => Err(format!("stat {prog}: {e}")),
+            Ok(m) if executable(&m) => Ok(p.to_path_buf()),
+            Ok(_) => Err("permission denied".into()),
+            Err(e) => Err(format!("stat {prog}: {}", errno_text(&e))),
         };
     }
-    path_env
-        .split(':')
-        .map(|d| std::path::Path::new(if d.is_empty() { "." } else { d }).join(prog))
-        .find(|p| executable(p))
-        .ok_or_else(|| "executable file not found in $PATH".to_string())
+    let mut denied = false;
+    for dir in path_env.split(':') {
+        let p = std::path::Path::new(if dir.is_empty() { "." } else { dir }).join(prog);
+        match std::fs::metadata(&p) {
+            Ok(m) if executable(&m) => return Ok(p),
+            Ok(m) if m.is_file() => denied = true,
+            _ => {}
+        }
+    }
+    // Go's LookPath reports the permission error of a file it found.
+    Err(if denied {
+        "permission denied".into()
+    } else {
+        "executable file not found in $PATH".into()
+    })
+}
+
+/// An io error as Go prints it (`no such file or directory`).
+fn errno_text(e: &std::io::Error) -> String {
+    libcontainer::utils::errno_text(e)
 }

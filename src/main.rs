@@ -20,11 +20,26 @@ fn main() {
     let code = match cli::commands::run(parsed) {
         Ok(code) => code,
         Err(e) => {
-            let msg = format!("{e:#}");
+            let msg = render(&e);
             ward::logging::final_error(&msg);
             eprintln!("ward: {msg}");
             1
         }
     };
     std::process::exit(code);
+}
+
+/// The error and its causes on one line, each said once: many of ward's and
+/// libcontainer's errors already print their cause in their own message, so
+/// anyhow's `{:#}` would repeat it.
+fn render(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let s = cause.to_string();
+        if !s.is_empty() && !msg.contains(&s) {
+            msg.push_str(": ");
+            msg.push_str(&s);
+        }
+    }
+    msg
 }

@@ -41,6 +41,11 @@ pub fn adapt(spec: &mut Spec, ward_dir: &Path, range: &IdRange) -> Result<()> {
         let dir = ward_dir.join("devices");
         std::fs::create_dir_all(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
         for (i, d) in devices.iter().enumerate() {
+            // /dev/ptmx is always the symlink to the container's own devpts
+            // (runc skips it too; Docker's --privileged lists it).
+            if d.path() == Path::new("/dev/ptmx") {
+                continue;
+            }
             let kind = match d.typ() {
                 LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
                 LinuxDeviceType::B => SFlag::S_IFBLK,

@@ -265,7 +265,14 @@ fn is_bind(m: &oci_spec::runtime::Mount) -> bool {
 /// A failed create leaves no state dir, cgroup, mount or process behind. The
 /// ID was claimed by this create, so everything under it is ours to remove.
 fn cleanup_failed(root: &StateRoot, id: &str) {
-    if let Ok(mut c) = Container::load(root.container_dir(id)) {
+    // No state yet: nothing of libcontainer's to delete (and loading would log
+    // a misleading error into the client's log).
+    let cdir = root.container_dir(id);
+    if !cdir.join("state.json").exists() {
+        let _ = super::ops::purge(root, id);
+        return;
+    }
+    if let Ok(mut c) = Container::load(cdir) {
         if let Err(e) = c.delete(true) {
             tracing::warn!("cleanup of failed create {id}: {e}");
         }

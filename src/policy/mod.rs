@@ -2,6 +2,7 @@
 //! ward's defaults and the relaxations asked for; saved beside the container's
 //! state; applied the same way to the init process and to every `exec`.
 
+pub mod adapt;
 pub mod relax;
 pub mod report;
 
@@ -44,6 +45,9 @@ pub struct Policy {
     pub landlock_spec: Option<String>,
     pub userns: UsernsPolicy,
     pub relaxations: Vec<relax::Relaxation>,
+    /// Spec values changed to fit ward's user namespace.
+    #[serde(default)]
+    pub adaptations: Vec<adapt::Adaptation>,
 }
 
 /// Which user namespace the container runs in.
@@ -76,11 +80,22 @@ pub fn build(
     let mut spec = spec.clone();
     let relaxed = |l| relaxations.has(l);
     userns::validate_spec_mappings(&spec)?;
+    let mut adaptations = Vec::new();
     let userns_policy = match range {
         Some(r) => {
             match &r.join {
                 Some(p) => crate::hardening::userns_compat::join_userns(&mut spec, p),
                 None => userns::apply_to_spec(&mut spec, &r),
+            }
+            adaptations = adapt::to_userns(&mut spec, r.size)?;
+            for a in &adaptations {
+                tracing::warn!(
+                    "{} adapted: {:?} -> {:?} ({})",
+                    a.field,
+                    a.from,
+                    a.to,
+                    a.why
+                );
             }
             UsernsPolicy::Ward { range: r }
         }
@@ -165,6 +180,7 @@ pub fn build(
             landlock_spec: relaxations.landlock_spec.clone(),
             userns: userns_policy,
             relaxations: relaxations.list,
+            adaptations,
         },
         spec,
         spec_filter,

@@ -185,6 +185,12 @@ impl Posture {
                 );
             }
         }
+        if !p.adaptations.is_empty() {
+            let _ = writeln!(s, "adapted to the user namespace:");
+            for a in &p.adaptations {
+                let _ = writeln!(s, "  {}: {:?} -> {:?} ({})", a.field, a.from, a.to, a.why);
+            }
+        }
         if let Some(l) = &self.live {
             let _ = writeln!(s, "live (init pid {}):", l.pid);
             let _ = writeln!(

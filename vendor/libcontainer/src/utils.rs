@@ -694,3 +694,35 @@ mod tests {
         )
     }
 }
+
+/// ward: an io error as Go (and so runc) prints it, `no such file or
+/// directory`, because clients such as Docker match runc's lower-case text.
+pub fn errno_text(err: &std::io::Error) -> String {
+    match err.raw_os_error() {
+        Some(n) => {
+            let desc = nix::errno::Errno::from_raw(n).desc();
+            let mut c = desc.chars();
+            match c.next() {
+                Some(f) => f.to_lowercase().chain(c).collect(),
+                None => err.to_string(),
+            }
+        }
+        None => err.to_string(),
+    }
+}
+
+/// ward: an error and its causes on one line, each cause said once (many
+/// errors here already print their source in their own message).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut msg = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !s.is_empty() && !msg.contains(&s) {
+            msg.push_str(": ");
+            msg.push_str(&s);
+        }
+        cur = e.source();
+    }
+    msg
+}

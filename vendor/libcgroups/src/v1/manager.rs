@@ -99,7 +99,10 @@ impl Manager {
             {
                 subsystems.insert(*subsystem, subsystem_path);
             } else {
-                tracing::warn!("cgroup {} not supported on this system", subsystem);
+                // ward: a controller the host does not mount is normal (every
+                // create would otherwise warn in the shim's log); a spec that
+                // sets its resources fails where they are applied.
+                tracing::debug!("cgroup {} not supported on this system", subsystem);
             }
         }
 

@@ -24,7 +24,7 @@ pub enum ChannelError {
     BaseChannelError(#[from] crate::channel::ChannelError),
     #[error("missing fds from seccomp request")]
     MissingSeccompFds,
-    #[error("exec process failed with error {0}")]
+    #[error("{0}")]
     ExecError(String),
     #[error("intermediate process error {0}")]
     OtherError(String),
@@ -265,9 +265,8 @@ impl MainReceiver {
         match msg {
             Message::InitReady => Ok(()),
             // this case in unique and known enough to have a special error format
-            Message::ExecFailed(err) => Err(ChannelError::ExecError(format!(
-                "error in executing process : {err}"
-            ))),
+            // ward: the init's own message, once (it already names the step).
+            Message::ExecFailed(err) => Err(ChannelError::ExecError(err)),
             msg => Err(ChannelError::unexpected("InitReady", msg)),
         }
     }
@@ -282,6 +281,8 @@ impl MainReceiver {
             })?;
         match msg {
             Message::HookRequest => Ok(()),
+            // ward: an init that fails before the hooks says why.
+            Message::ExecFailed(err) => Err(ChannelError::ExecError(err)),
             msg => Err(ChannelError::unexpected("HookRequest", msg)),
         }
     }

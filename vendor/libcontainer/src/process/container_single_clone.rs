@@ -189,7 +189,7 @@ pub fn child(
         Ok(_) => 0,
         Err(e) => {
             tracing::error!("failed to initialize container process: {e}");
-            if let Err(err) = init_main_sender.exec_failed(e.to_string()) {
+            if let Err(err) = init_main_sender.exec_failed(crate::utils::error_chain(&e)) {
                 tracing::error!(?err, "failed sending error to main sender");
             }
             -1

