@@ -191,3 +191,52 @@ fn tty_and_ptmx_device_entries_work() {
         "character special file 5:0\ncharacter special file 1:3\npts/ptmx\nok\n"
     );
 }
+
+/// Docker 20.10 passes no annotations: a runtime registered with
+/// `"runtimeArgs": ["--relax", "seccomp=unconfined"]` relaxes its containers.
+/// The shim passes those args on every call, so every command accepts them.
+#[test]
+fn relax_on_the_command_line() {
+    let env = Env::new();
+    env.args(&[
+        "sh",
+        "-c",
+        "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; sleep 100",
+    ]);
+    let id = env.id("cli-relax");
+    let b = env.bundle.to_str().unwrap().to_string();
+    env.ok(&[
+        "--relax",
+        "seccomp=unconfined",
+        "create",
+        "--bundle",
+        &b,
+        &id,
+    ]);
+    env.ok(&["--relax", "seccomp=unconfined", "start", &id]);
+    let report = env.ok(&["inspect", &id]);
+    assert!(
+        report.contains("run.ward.seccomp=unconfined (from command line (--relax))"),
+        "{report}"
+    );
+    assert!(report.contains("Seccomp: 0"), "{report}");
+    env.ok(&["--relax", "seccomp=unconfined", "delete", "--force", &id]);
+    env.assert_gone(&id);
+
+    let id = env.id("cli-relax-bad");
+    let out = env.ward(&[
+        "--relax",
+        "secomp=unconfined",
+        "create",
+        "--bundle",
+        &b,
+        &id,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(r#"--relax "secomp=unconfined""#),
+        "{}",
+        stderr(&out)
+    );
+    env.assert_gone(&id);
+}

@@ -30,16 +30,17 @@ pub fn run(cli: Cli) -> Result<i32> {
     };
     let root = StateRoot::new(cli.root.clone().unwrap_or_else(default_root));
     let systemd = cli.systemd_cgroup;
+    let relax = &cli.relax;
     match command {
         Command::Create(a) => {
-            create::create(&root, &create_opts(&a, systemd, true))?;
+            create::create(&root, &create_opts(&a, systemd, true, relax))?;
             Ok(0)
         }
         Command::Start { id } => {
             ops::start(&root, &id)?;
             Ok(0)
         }
-        Command::Run(a) => run_container(&root, a, systemd),
+        Command::Run(a) => run_container(&root, a, systemd, relax),
         Command::State { id } => {
             let doc = info::state(&root, &id)?;
             println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -107,7 +108,12 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
-fn create_opts(a: &CreateArgs, systemd: bool, detach: bool) -> create::CreateOpts {
+fn create_opts(
+    a: &CreateArgs,
+    systemd: bool,
+    detach: bool,
+    relax: &[String],
+) -> create::CreateOpts {
     if a.no_new_keyring {
         tracing::debug!("--no-new-keyring: accepted");
     }
@@ -121,12 +127,18 @@ fn create_opts(a: &CreateArgs, systemd: bool, detach: bool) -> create::CreateOpt
         preserve_fds: a.preserve_fds,
         systemd_cgroup: systemd,
         detach,
+        relax: relax.to_vec(),
     }
 }
 
-fn run_container(root: &StateRoot, a: super::RunArgs, systemd: bool) -> Result<i32> {
+fn run_container(
+    root: &StateRoot,
+    a: super::RunArgs,
+    systemd: bool,
+    relax: &[String],
+) -> Result<i32> {
     let id = a.create.id.clone();
-    let created = create::create(root, &create_opts(&a.create, systemd, a.detach))?;
+    let created = create::create(root, &create_opts(&a.create, systemd, a.detach, relax))?;
     let c = match ops::start_loaded(created) {
         Ok(c) => c,
         Err(e) => {

@@ -26,6 +26,11 @@ pub struct Cli {
     /// Verbose logging.
     #[arg(long, global = true)]
     pub debug: bool,
+    /// Relax one of ward's layers for the containers this call creates, as the
+    /// `run.ward.LAYER` annotation would (for clients that pass no annotations,
+    /// e.g. Docker's daemon.json `runtimeArgs`). Repeatable.
+    #[arg(long = "relax", global = true, value_name = "LAYER=VALUE")]
+    pub relax: Vec<String>,
     /// Manage cgroups with systemd.
     #[arg(long = "systemd-cgroup", global = true)]
     pub systemd_cgroup: bool,

@@ -26,6 +26,8 @@ pub struct CreateOpts {
     pub systemd_cgroup: bool,
     /// `run` in the foreground keeps the init process as ward's child.
     pub detach: bool,
+    /// `--relax LAYER=VALUE` from the command line.
+    pub relax: Vec<String>,
 }
 
 pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
@@ -37,7 +39,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     check_parent_dir("--pid-file", opts.pid_file.as_deref())?;
     let b = bundle::load(&opts.bundle)?;
     crate::profile::mark("bundle loaded");
-    let relaxations = relax::collect(b.spec.annotations().as_ref())?;
+    let relaxations = relax::collect_with(b.spec.annotations().as_ref(), &opts.relax)?;
     // Check the spec's own mappings before anything is claimed.
     userns::validate_spec_mappings(&b.spec)?;
     crate::profile::mark("relaxations and mappings checked");

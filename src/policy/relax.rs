@@ -92,7 +92,31 @@ fn parse_one(key: &str, value: &str, field: &str, source: &str) -> Result<Relaxa
 
 /// Reads the host config (if present) and the spec's annotations.
 pub fn collect(annotations: Option<&HashMap<String, String>>) -> Result<Relaxations> {
+    collect_with(annotations, &[])
+}
+
+/// Where relaxations given on ward's command line come from. Docker before API
+/// 1.43 passes no annotations; a runtime registered a second time with
+/// `"runtimeArgs": ["--relax", "seccomp=unconfined"]` is its per-container way.
+pub const CLI_SOURCE: &str = "command line (--relax)";
+
+/// As `collect`, plus `--relax LAYER=VALUE` arguments from the command line.
+pub fn collect_with(
+    annotations: Option<&HashMap<String, String>>,
+    cli: &[String],
+) -> Result<Relaxations> {
     let mut out = Relaxations::default();
+    for arg in cli {
+        let Some((k, v)) = arg.split_once('=') else {
+            return Err(WardError::Invalid(format!(
+                "--relax {arg:?}: expected LAYER=VALUE, e.g. seccomp=unconfined"
+            )));
+        };
+        let r = parse_one(k, v, &format!("--relax {arg:?}"), CLI_SOURCE)?;
+        if !out.has(r.layer) {
+            out.list.push(r);
+        }
+    }
     let path = host_config_path();
     match std::fs::read_to_string(&path) {
         Ok(text) => {
@@ -102,8 +126,10 @@ pub fn collect(annotations: Option<&HashMap<String, String>>) -> Result<Relaxati
             keys.sort();
             for (k, v) in keys {
                 let field = format!("{} [relax].{k}", path.display());
-                out.list
-                    .push(parse_one(k, v, &field, &path.display().to_string())?);
+                let r = parse_one(k, v, &field, &path.display().to_string())?;
+                if !out.has(r.layer) {
+                    out.list.push(r);
+                }
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -167,6 +193,17 @@ mod tests {
         let r = collect(Some(&a)).unwrap();
         assert!(r.has(Layer::Seccomp) && r.has(Layer::Rootfs));
         assert!(!r.has(Layer::Landlock));
+    }
+
+    #[test]
+    fn command_line_relaxations() {
+        let r = collect_with(None, &["caps=spec".into()]).unwrap();
+        assert!(r.has(Layer::Caps) && !r.has(Layer::Seccomp));
+        assert_eq!(r.list[0].source, CLI_SOURCE);
+        let e = collect_with(None, &["caps".into()]).unwrap_err();
+        assert!(e.to_string().contains("LAYER=VALUE"), "{e}");
+        let e = collect_with(None, &["secomp=unconfined".into()]).unwrap_err();
+        assert!(e.to_string().contains("--relax"), "{e}");
     }
 
     #[test]
