@@ -80,7 +80,7 @@ impl CpuSet {
 
     // if a task is moved into the cgroup and a value has not been set for cpus and mems
     // Errno 28 (no space left on device) will be returned. Therefore we set the value from the parent if required.
-    fn ensure_not_empty(
+    pub(crate) fn ensure_not_empty(
         cgroup_path: &Path,
         interface_file: &str,
     ) -> Result<(), V1CpuSetControllerError> {

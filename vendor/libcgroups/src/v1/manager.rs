@@ -188,8 +188,15 @@ impl Manager {
     /// the container's first process can then move itself in (`add_task` with
     /// its own pid writes "0" to `tasks`): libcontainer's single-clone create.
     pub fn create_dirs(&self) -> Result<(), V1ManagerError> {
-        for path in self.subsystems.values() {
+        for (subsystem, path) in &self.subsystems {
             fs::create_dir_all(path).wrap_create_dir(path)?;
+            // A new cpuset level starts with empty cpus and mems: copy them
+            // down from the parents (as add_task does), or the resources
+            // applied next are refused (EACCES: not a subset of the parent).
+            if *subsystem == CtrlType::CpuSet {
+                CpuSet::ensure_not_empty(path, "cpuset.cpus")?;
+                CpuSet::ensure_not_empty(path, "cpuset.mems")?;
+            }
         }
         Ok(())
     }
