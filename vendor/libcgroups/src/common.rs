@@ -124,8 +124,9 @@ impl CgroupManager for AnyCgroupManager {
 
 impl AnyCgroupManager {
     /// ward patch: prepares the cgroup for a process that will join it by
-    /// itself (see `v1::manager::Manager::create_dirs`). Returns false where
-    /// that is not supported (cgroup v2 and systemd keep the usual path).
+    /// itself (see `v1::manager::Manager::create_dirs`) or be cloned into it
+    /// (v2: `v2::manager::Manager::create_dirs`). Returns false where that is
+    /// not supported (systemd keeps the usual path).
     pub fn prepare_self_join(&self) -> Result<bool, AnyManagerError> {
         match self {
             #[cfg(feature = "v1")]
@@ -133,7 +134,19 @@ impl AnyCgroupManager {
                 m.create_dirs()?;
                 Ok(true)
             }
+            #[cfg(feature = "v2")]
+            AnyCgroupManager::V2(m) => Ok(m.create_dirs()?),
             _ => Ok(false),
+        }
+    }
+
+    /// ward patch: the cgroup v2 directory a process can be cloned into
+    /// (CLONE_INTO_CGROUP), once `prepare_self_join` made it. None elsewhere.
+    pub fn clone_into_dir(&self) -> Option<&Path> {
+        match self {
+            #[cfg(feature = "v2")]
+            AnyCgroupManager::V2(m) => Some(m.cgroup_dir()),
+            _ => None,
         }
     }
 

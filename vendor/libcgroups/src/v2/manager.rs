@@ -116,6 +116,18 @@ impl Manager {
 
     /// Creates a unified cgroup at `self.full_path` and attaches a process to it
     fn create_unified_cgroup(&self, pid: Pid) -> Result<(), V2ManagerError> {
+        if self.create_dirs()? {
+            self.attach_pid(pid)?;
+        }
+        Ok(())
+    }
+
+    /// ward patch: the cgroup's directory (and its parents, with the
+    /// controllers enabled in their subtree_control), with no process in it
+    /// yet, so the container's init can be cloned straight into it
+    /// (CLONE_INTO_CGROUP). The directory itself is `cgroup_dir()`.
+    /// Ok(false): a rootless manager could not create it (best effort).
+    pub fn create_dirs(&self) -> Result<bool, V2ManagerError> {
         let controllers: Vec<String> = util::get_available_controllers(&self.root_path)?
             .iter()
             .map(|c| format!("+{c}"))
@@ -147,7 +159,7 @@ impl Manager {
                             "rootless cgroup: cannot create {current_path:?}: {err}; \
                              leaving process in its parent cgroup"
                         );
-                        return Ok(());
+                        return Ok(false);
                     }
                     Err(err) => return Err(err.into()),
                 }
@@ -159,8 +171,12 @@ impl Manager {
                 Self::enable_controllers(&current_path, &controllers);
             }
         }
+        Ok(true)
+    }
 
-        self.attach_pid(pid)
+    /// ward patch: the container's cgroup directory.
+    pub fn cgroup_dir(&self) -> &Path {
+        &self.full_path
     }
 
     fn attach_pid(&self, pid: Pid) -> Result<(), V2ManagerError> {

@@ -128,7 +128,15 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     };
 
     let cloned = match &single {
-        Some(plan) => fork::container_clone_with_flags(cb, plan.flags),
+        Some(plan) => match &plan.cgroup_dir {
+            Some(dir) => fork::container_clone_into_cgroup(
+                cb,
+                plan.flags,
+                std::os::fd::AsRawFd::as_raw_fd(dir),
+                &plan.born_in_cgroup,
+            ),
+            None => fork::container_clone_with_flags(cb, plan.flags),
+        },
         None => container_clone_fn(cb),
     };
     // With a single clone, the child is the init, and there is no

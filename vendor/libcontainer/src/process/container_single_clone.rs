@@ -19,9 +19,15 @@
 //! - then the usual handshake for the id mappings, setuid/setgid to root of
 //!   the new namespace, rlimits, and the unchanged init process code.
 //!
+//! On cgroup v2 (cgroupfs driver) the main process creates the cgroup and
+//! applies the resources the same way, and the clone itself places the child
+//! in the cgroup (clone3 CLONE_INTO_CGROUP): no migration, whose write side of
+//! the kernel's threadgroup rwsem waits for an RCU grace period.
+//!
 //! Only the common case takes this path: an init container, privileged, on
-//! cgroup v1, with a new (or no) user namespace and a new (or no) pid
-//! namespace, no time namespace. Anything else keeps upstream's path.
+//! cgroup v1 or on v2 without the systemd driver, with a new (or no) user
+//! namespace and a new (or no) pid namespace, no time namespace. Anything
+//! else keeps upstream's path.
 
 use libcgroups::common::{AnyCgroupManager, CgroupManager, ControllerOpt};
 use nix::unistd::{Gid, Pid, Uid};
@@ -43,6 +49,11 @@ pub struct Plan {
     /// Whether the child gets its id mappings from the main process.
     pub new_userns: bool,
     cgroup: AnyCgroupManager,
+    /// cgroup v2: the container's cgroup directory, for CLONE_INTO_CGROUP.
+    pub cgroup_dir: Option<std::os::fd::OwnedFd>,
+    /// Set by the main process before each clone attempt: whether the child
+    /// is born in its cgroup (read by the child from its copy).
+    pub born_in_cgroup: std::sync::atomic::AtomicBool,
 }
 
 /// Decides whether this create can take the single-clone path and, if so,
@@ -81,13 +92,15 @@ pub fn plan(args: &ContainerArgs) -> Result<Option<Plan>> {
     if rootless_required(command.as_ref()).unwrap_or(true) {
         return Ok(None);
     }
-    // Only v1 supports the self-join; on other hosts do not build a manager
-    // here that the intermediate would build again.
-    if !matches!(
-        libcgroups::common::get_cgroup_setup(),
-        Ok(libcgroups::common::CgroupSetup::Legacy | libcgroups::common::CgroupSetup::Hybrid)
-    ) {
-        return Ok(None);
+    // v1: the child moves itself in. v2 with cgroupfs: the child is cloned
+    // into its cgroup. systemd creates its scope around a process (the
+    // intermediate's): do not build a manager here that would be built again.
+    match libcgroups::common::get_cgroup_setup() {
+        Ok(libcgroups::common::CgroupSetup::Legacy | libcgroups::common::CgroupSetup::Hybrid) => {}
+        Ok(libcgroups::common::CgroupSetup::Unified)
+            if !args.cgroup_config.systemd_cgroup
+                || args.cgroup_config.cgroup_path.is_absolute() => {}
+        _ => return Ok(None),
     }
     let cgroup = libcgroups::common::create_cgroup_manager(args.cgroup_config.to_owned())
         .map_err(|e| ProcessError::Cgroup(e.to_string()))?;
@@ -108,12 +121,29 @@ pub fn plan(args: &ContainerArgs) -> Result<Option<Plan>> {
             })
             .map_err(|e| ProcessError::Cgroup(e.to_string()))?;
     }
+    let cgroup_dir = match cgroup.clone_into_dir() {
+        Some(dir) => Some(
+            nix::fcntl::open(
+                dir,
+                nix::fcntl::OFlag::O_PATH
+                    | nix::fcntl::OFlag::O_DIRECTORY
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            // SAFETY: open returned a new fd that nothing else owns.
+            .map(|fd| unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+            .map_err(|e| ProcessError::Cgroup(format!("opening {}: {e}", dir.display())))?,
+        ),
+        None => None,
+    };
     namespaces.preopen_paths()?;
     crate::ward_profile::mark("main: cgroups created, resources applied");
     Ok(Some(Plan {
         flags,
         new_userns,
         cgroup,
+        cgroup_dir,
+        born_in_cgroup: std::sync::atomic::AtomicBool::new(false),
     }))
 }
 
@@ -131,12 +161,20 @@ pub fn child(
         tracing::error!(?ret, "failed to set name for child process");
         return ret;
     }
+    // The host-side cgroup fd served the clone; the container must not
+    // inherit it (it is close-on-exec, but the init runs until execve).
+    if let Some(dir) = &plan.cgroup_dir {
+        // SAFETY: closing this process's copy of a fd nothing here uses again.
+        unsafe { libc::close(std::os::fd::AsRawFd::as_raw_fd(dir)) };
+    }
     let mut mapped = false;
     let prepared = (|| -> std::result::Result<(), String> {
         // First, while the kernel uid is still 0 (see the module doc).
-        plan.cgroup
-            .add_task(Pid::this())
-            .map_err(|e| format!("joining the container's cgroups: {e}"))?;
+        if !plan.born_in_cgroup.load(std::sync::atomic::Ordering::SeqCst) {
+            plan.cgroup
+                .add_task(Pid::this())
+                .map_err(|e| format!("joining the container's cgroups: {e}"))?;
+        }
         crate::ward_profile::mark("init: joined cgroups (single clone)");
         let command = args.syscall.create_syscall();
         if plan.new_userns {

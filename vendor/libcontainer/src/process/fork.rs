@@ -61,6 +61,37 @@ pub fn container_clone_with_flags(cb: CloneCb, flags: u64) -> Result<Pid, CloneE
     clone_internal(cb, flags, Some(SIGCHLD as u64))
 }
 
+/// ward patch: as `container_clone_with_flags`, with the child born in the
+/// cgroup v2 directory `cgroup_fd` (CLONE_INTO_CGROUP, Linux 5.7): no
+/// migration afterwards, so no write side of the kernel's threadgroup rwsem.
+/// `born_in` tells the child (it reads its copy of the flag) whether that
+/// happened: where clone3 is refused with ENOSYS (old kernels, or a seccomp
+/// filter around the runtime), it falls back to clone and the child must
+/// move itself.
+pub fn container_clone_into_cgroup(
+    mut cb: CloneCb,
+    flags: u64,
+    cgroup_fd: std::os::fd::RawFd,
+    born_in: &std::sync::atomic::AtomicBool,
+) -> Result<Pid, CloneError> {
+    use std::sync::atomic::Ordering;
+    const CLONE_INTO_CGROUP: u64 = 0x200000000;
+    born_in.store(true, Ordering::SeqCst);
+    match clone3_into(
+        &mut cb,
+        flags | CLONE_INTO_CGROUP,
+        Some(SIGCHLD as u64),
+        cgroup_fd as u64,
+    ) {
+        Ok(pid) => Ok(pid),
+        Err(CloneError::Clone(nix::Error::ENOSYS)) => {
+            born_in.store(false, Ordering::SeqCst);
+            clone(cb, flags, Some(SIGCHLD as u64))
+        }
+        Err(err) => Err(err),
+    }
+}
+
 // An internal wrapper to manage the clone3 vs clone fallback logic.
 fn clone_internal(
     mut cb: CloneCb,
@@ -84,6 +115,15 @@ fn clone_internal(
 // the interface of fork. There is not need to explicitly manage the memory, so
 // we can safely passing the callback closure as reference.
 fn clone3(cb: &mut CloneCb, flags: u64, exit_signal: Option<u64>) -> Result<Pid, CloneError> {
+    clone3_into(cb, flags, exit_signal, 0)
+}
+
+fn clone3_into(
+    cb: &mut CloneCb,
+    flags: u64,
+    exit_signal: Option<u64>,
+    cgroup: u64,
+) -> Result<Pid, CloneError> {
     #[repr(C)]
     struct clone3_args {
         flags: u64,
@@ -109,7 +149,7 @@ fn clone3(cb: &mut CloneCb, flags: u64, exit_signal: Option<u64>) -> Result<Pid,
         tls: 0,
         set_tid: 0,
         set_tid_size: 0,
-        cgroup: 0,
+        cgroup,
     };
     let args_ptr = &mut args as *mut clone3_args;
     let args_size = std::mem::size_of::<clone3_args>();
