@@ -10,6 +10,9 @@ bench_install_deps() {
     for pkg in runc crun busybox-static time "$@"; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
     done
+    # A guest without a package mirror may have the tool without the package.
+    [[ -x /usr/bin/time ]] && need=("${need[@]/#time/}")
+    local n=() p; for p in "${need[@]}"; do [[ -n "$p" ]] && n+=("$p"); done; need=("${n[@]}")
     command -v unshare >/dev/null 2>&1 || need+=(util-linux)
     command -v python3 >/dev/null 2>&1 || need+=(python3)
     [[ ${#need[@]} -gt 0 ]] || return 0

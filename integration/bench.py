@@ -119,7 +119,10 @@ class Bench:
         return "%s-%s-%s-%d" % (self.run_id, rt.name, what, self.counter)
 
     def cmd(self, rt, *args):
-        return [rt.path, "--root", rt.root] + list(args)
+        # --systemd: every runtime's systemd cgroup driver (runc, crun and ward
+        # share the global flag), so each makes and removes a scope per container.
+        driver = ["--systemd-cgroup"] if self.args.systemd else []
+        return [rt.path] + driver + ["--root", rt.root] + list(args)
 
     def call(self, rt, *args, capture=False, timeout=CMD_TIMEOUT, wrap=None):
         """Run a runtime command; returns (elapsed_ns, stdout). Raises Failure."""
@@ -811,6 +814,7 @@ def main():
     ap.add_argument("--run-id", default="wb%d" % os.getpid())
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--strict", action="store_true")
+    ap.add_argument("--systemd", action="store_true")
     ap.add_argument("--json")
     ap.add_argument("--iterations", type=int, default=0)
     args = ap.parse_args()

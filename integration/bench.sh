@@ -2,7 +2,7 @@
 # Benchmark ward against crun and runc (interleaved, same bundle, same host view).
 #
 # Usage:
-#   integration/bench.sh [--quick] [--json FILE] [--strict]
+#   integration/bench.sh [--quick] [--json FILE] [--strict] [--systemd]
 #                        [--runtimes "ward=/path/to/ward crun=/usr/bin/crun runc=/usr/bin/runc"]
 #
 #   --quick     3 iterations per measurement, 5 idle containers, 10 sequential and
@@ -10,6 +10,8 @@
 #   --json F    also write all samples and statistics as JSON to F.
 #   --strict    exit non-zero if any runtime or measurement failed (default: exit 0
 #               as long as the benchmark itself worked for at least one runtime).
+#   --systemd   every runtime with its systemd cgroup driver (--systemd-cgroup; a
+#               cgroup v2 host with systemd as PID 1, e.g. integration/guest/).
 #   --runtimes  space separated NAME=PATH list. Default: ward (the newer of the
 #               static build of integration/build-static.sh and target/release/ward,
 #               else target/debug/ward), crun, runc.
@@ -77,8 +79,9 @@ while [[ $# -gt 0 ]]; do
         --json) DRIVER_ARGS+=(--json "$(realpath -m "$2")"); shift 2 ;;
         --json=*) DRIVER_ARGS+=(--json "$(realpath -m "${1#*=}")"); shift ;;
         --strict) DRIVER_ARGS+=(--strict); shift ;;
+        --systemd) DRIVER_ARGS+=(--systemd); shift ;;
         --iterations) DRIVER_ARGS+=(--iterations "$2"); shift 2 ;;
-        -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) log "unknown argument: $1"; exit 2 ;;
     esac
 done
