@@ -61,15 +61,15 @@ pub fn idmapped_rootfs_dir(
 }
 
 /// Undoes what create staged in a slot's dir: the id-mapped root (`root`),
-/// overlay layers (`l<N>`) and bind sources (`b<N>`), then the dir itself.
+/// overlay layers (`l<N>`, `snap`) and bind sources (`b<N>`), then the dir itself.
 pub fn unmount_staging(dir: &std::path::Path) {
     userns::unmount_rootfs(&dir.join("root"));
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
             userns::unmount_rootfs(&p);
-            // upper/work are plain dirs of the overlay, never mount points.
-            let plain = matches!(e.file_name().to_str(), Some("upper" | "work"));
+            // upper/work/snap are plain dirs of the overlay, never mount points.
+            let plain = matches!(e.file_name().to_str(), Some("upper" | "work" | "snap"));
             let _ = if plain {
                 std::fs::remove_dir_all(&p)
             } else {

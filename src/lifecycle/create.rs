@@ -1,6 +1,7 @@
 //! `create` (and the first half of `run`): check everything, compute the policy,
 //! hand libcontainer an effective bundle, and leave nothing behind on failure.
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use libcontainer::container::Container;
@@ -47,7 +48,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     let rootfs_ro = !relaxations.has(relax::Layer::Rootfs)
         || b.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
     let kind = idmap_overlay::rootfs_kind(&b.rootfs);
-    let overlay = rootfs_ro && kind == idmap_overlay::RootfsKind::Overlay;
+    let plan = policy::idmap::rootfs_plan(kind, rootfs_ro);
     let joined = if policy::wants_default_userns(&b.spec, &relaxations) {
         userns_compat::joined(&b.spec)
     } else {
@@ -55,7 +56,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     };
     let protected_by_userns = policy::wants_default_userns(&b.spec, &relaxations)
         && !matches!(joined, userns_compat::Joined::Host(_))
-        && (overlay || kind == idmap_overlay::RootfsKind::Idmappable);
+        && policy::idmap::expects_userns(plan, kind);
     if !protected_by_userns {
         selfprotect::ensure_sealed().map_err(WardError::Invalid)?;
     }
@@ -71,6 +72,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         // Container root owns its image's files through an id-mapped mount,
         // never by chowning them.
         let mut mapped = None;
+        let mut adaptations = Vec::new();
         if let userns_compat::Joined::Host(why) = &joined {
             relaxations.list.push(relax::Relaxation {
                 layer: relax::Layer::Userns,
@@ -85,17 +87,44 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 _ => userns::allocate(&opts.id)?,
             };
             let target = crate::hardening::idmapped_rootfs_dir(&wdir, &range)?;
-            let mounted = if overlay {
-                idmap_overlay::mount(&b.rootfs, &target, &range)
-            } else {
-                let root = target.join("root");
-                std::fs::create_dir(&root)
-                    .map_err(io_err(format!("creating {}", root.display())))?;
-                userns::idmapped_rootfs(&b.rootfs, &root, &range).map(|()| root)
+            let ns = userns::mapping_ns(&range)?;
+            let root = target.join("root");
+            std::fs::create_dir(&root).map_err(io_err(format!("creating {}", root.display())))?;
+            let mounted = match userns::idmapped_rootfs(&b.rootfs, &root, ns.as_fd()) {
+                Ok(()) => Ok(root),
+                Err(userns::UsernsError::NotIdmappable { .. })
+                    if plan == policy::idmap::RootfsPlan::OverlayLayers =>
+                {
+                    idmap_overlay::mount(&b.rootfs, &target, &range, ns.as_fd()).map(
+                        |(root, how)| {
+                            adaptations.push(policy::Adaptation {
+                                what: format!(
+                                    "rootfs {}: overlayfs shown through {how}",
+                                    b.rootfs.display()
+                                ),
+                                why: "the kernel cannot id-map an overlayfs mount, only its layers"
+                                    .into(),
+                            });
+                            root
+                        },
+                    )
+                }
+                Err(userns::UsernsError::NotIdmappable { source, .. })
+                    if plan == policy::idmap::RootfsPlan::OverlayWritable =>
+                {
+                    Err(userns::UsernsError::OverlayWritable {
+                        path: b.rootfs.clone(),
+                        source,
+                    })
+                }
+                Err(e) => Err(e),
             };
             match mounted {
-                Ok(root) => mapped = Some((range, root)),
-                Err(e @ userns::UsernsError::NotIdmappable { .. }) => {
+                Ok(root) => mapped = Some((range, root, ns)),
+                Err(
+                    e @ (userns::UsernsError::NotIdmappable { .. }
+                    | userns::UsernsError::OverlayWritable { .. }),
+                ) => {
                     // Guessed wrong about the filesystem: no user namespace,
                     // so seal. The sealed process starts this create again.
                     if !selfprotect::is_sealed() {
@@ -121,19 +150,27 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 Err(e) => return Err(e.into()),
             }
         }
-        let range = mapped.as_ref().map(|(r, _)| r.clone());
+        let range = mapped.as_ref().map(|(r, _, _)| r.clone());
         let mut built = policy::build(&b.spec, relaxations, range.clone())?;
         crate::profile::mark("user namespace, id-mapped rootfs, policy built");
         if let Some(r) = &range {
             crate::hardening::userns_compat::adapt(&mut built.spec, &wdir, r)?;
         }
+        built.policy.adaptations.extend(adaptations);
         let rootfs = match &mapped {
-            Some((_, root)) => {
+            Some((_, root, ns)) => {
                 // Bind sources may sit under directories the container's
                 // unprivileged root cannot traverse (podman's 0700 runroot):
-                // stage them where it can.
+                // stage them where it can, id-mapped like the rootfs.
                 if let Some(dir) = root.parent() {
-                    crate::hardening::userns_compat::stage_binds(&mut built.spec, dir)?;
+                    let staged = crate::hardening::userns_compat::stage_binds(
+                        &mut built.spec,
+                        dir,
+                        &b.dir,
+                        &wdir.join("devices"),
+                        ns.as_fd(),
+                    )?;
+                    built.policy.adaptations.extend(staged);
                 }
                 root.clone()
             }

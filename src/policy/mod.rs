@@ -2,6 +2,7 @@
 //! ward's defaults and the relaxations asked for; saved beside the container's
 //! state; applied the same way to the init process and to every `exec`.
 
+pub mod idmap;
 pub mod relax;
 pub mod report;
 
@@ -44,6 +45,18 @@ pub struct Policy {
     pub landlock_spec: Option<String>,
     pub userns: UsernsPolicy,
     pub relaxations: Vec<relax::Relaxation>,
+    /// What ward changed by itself to make the spec work under its defences
+    /// (a bind kept at host ids, an overlay rootfs rebuilt), listed in the
+    /// posture report.
+    #[serde(default)]
+    pub adaptations: Vec<Adaptation>,
+}
+
+/// One automatic adaptation: what was changed, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Adaptation {
+    pub what: String,
+    pub why: String,
 }
 
 /// Which user namespace the container runs in.
@@ -87,6 +100,22 @@ pub fn build(
         None if userns::spec_has_userns(&spec) => UsernsPolicy::Spec,
         None => UsernsPolicy::Host,
     };
+
+    // Per-mount id mappings are applied where ward stages binds (its own
+    // user namespace); elsewhere libcontainer would drop them silently.
+    let mut adaptations = Vec::new();
+    if !matches!(userns_policy, UsernsPolicy::Ward { .. }) {
+        for (i, m) in spec.mounts().iter().flatten().enumerate() {
+            if idmap::spec_idmap(m) {
+                adaptations.push(Adaptation {
+                    what: format!("mounts[{i}] {}: not id-mapped", m.destination().display()),
+                    why: "ward applies a mount's own id mapping (idmap, ridmap, uidMappings) \
+                          only under its default user namespace"
+                        .into(),
+                });
+            }
+        }
+    }
 
     // seccomp is ward's own: compile the spec's profile now (errors name the
     // field), and keep it away from libcontainer, which would only warn about it.
@@ -165,6 +194,7 @@ pub fn build(
             landlock_spec: relaxations.landlock_spec.clone(),
             userns: userns_policy,
             relaxations: relaxations.list,
+            adaptations,
         },
         spec,
         spec_filter,

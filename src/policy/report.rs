@@ -185,6 +185,12 @@ impl Posture {
                 );
             }
         }
+        if !p.adaptations.is_empty() {
+            let _ = writeln!(s, "adaptations:");
+            for a in &p.adaptations {
+                let _ = writeln!(s, "  {} ({})", a.what, a.why);
+            }
+        }
         if let Some(l) = &self.live {
             let _ = writeln!(s, "live (init pid {}):", l.pid);
             let _ = writeln!(
