@@ -375,3 +375,82 @@ fn writable_overlay_rootfs_writes_to_the_upperdir() {
     env.assert_gone(&id);
     assert_eq!(ovl.mounts_left(), 1, "{}", mountinfo());
 }
+
+/// A spec with its own user namespace and per-mount id mappings (what
+/// containerd asks for user-namespaced pods): the binds are id-mapped with
+/// the mount's mappings, or the container's for a bare `idmap`.
+#[test]
+fn spec_mount_mappings_are_honoured() {
+    let env = Env::new();
+    let map = serde_json::json!([{"containerID": 0, "hostID": 3000000000u32, "size": 65536}]);
+    env.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map.clone();
+    });
+    let (a, b) = (env.dir.path().join("a"), env.dir.path().join("b"));
+    for d in [&a, &b] {
+        std::fs::create_dir(d).unwrap();
+        std::fs::set_permissions(d, PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let (sa, sb) = (
+        a.to_str().unwrap().to_string(),
+        b.to_str().unwrap().to_string(),
+    );
+    env.edit(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.push(serde_json::json!({
+            "destination": "/a", "type": "bind", "source": sa, "options": ["rbind", "rw"],
+            "uidMappings": map, "gidMappings": map
+        }));
+        mounts.push(serde_json::json!({
+            "destination": "/b", "type": "bind", "source": sb, "options": ["bind", "rw", "idmap"]
+        }));
+    });
+    env.args(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map; echo a > /a/f && echo b > /b/f && stat -c %u /a/f /b/f",
+    ]);
+    // The rootfs is not id-mapped under the spec's own namespace, so its
+    // (host root's) mount points must exist already.
+    for d in ["a", "b"] {
+        std::fs::create_dir(env.bundle.join("rootfs").join(d)).unwrap();
+    }
+    let id = env.id("specidmap");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = stdout(&out);
+    assert_eq!(uid_map_inside(&o), vec!["0", "3000000000", "65536"], "{o}");
+    assert!(o.ends_with("0\n0\n"), "{o}");
+    for d in [&a, &b] {
+        assert_eq!(std::fs::metadata(d.join("f")).unwrap().uid(), 0);
+    }
+    env.assert_gone(&id);
+    assert!(!mountinfo().contains(a.to_str().unwrap()));
+}
+
+/// A mapping the spec asks for is never dropped silently: a source the
+/// kernel cannot id-map fails the create, naming the mount.
+#[test]
+fn spec_idmap_on_an_unmappable_source_fails() {
+    let env = Env::new();
+    add_bind(
+        &env,
+        Path::new("/sys/kernel"),
+        "/sk",
+        &["rbind", "ro", "ridmap"],
+    );
+    let id = env.id("badidmap");
+    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    assert_fails(&out, "mounts[");
+    assert!(
+        stderr(&out).contains("/sk") && stderr(&out).contains("sysfs"),
+        "{}",
+        stderr(&out)
+    );
+    env.assert_gone(&id);
+}

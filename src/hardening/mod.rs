@@ -21,10 +21,12 @@ pub fn cleanup(ward_dir: &std::path::Path, id: &str) {
 /// Not under the state root, whose parents (any `--root`) may not be
 /// traversable by the container's unprivileged root; the slot is unique
 /// host-wide while the range is held. The link in ward's dir is made first, so
-/// a crash at any point leaves cleanup a way to the mount.
+/// a crash at any point leaves cleanup a way to the mount. Without a pool
+/// range (a spec with its own user namespace, whose id-mapped binds ward
+/// stages) the dir gets a unique name.
 pub fn idmapped_rootfs_dir(
     ward_dir: &std::path::Path,
-    range: &userns::IdRange,
+    range: Option<&userns::IdRange>,
 ) -> crate::error::Result<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let base = std::path::Path::new(ROOTFS_BASE);
@@ -40,9 +42,9 @@ pub fn idmapped_rootfs_dir(
         .map_err(err(&format!("chmod {ROOTFS_BASE}")))?;
     // A pool slot is unique host-wide; a joined range is shared by a pod, so
     // each member stages under its own name.
-    let name = match range.join {
-        None => range.slot.to_string(),
-        Some(_) => format!(
+    let name = match range {
+        Some(r) if r.join.is_none() => r.slot.to_string(),
+        _ => format!(
             "j-{}-{}",
             std::process::id(),
             std::time::SystemTime::now()

@@ -104,19 +104,28 @@ pub fn adapt(spec: &mut Spec, ward_dir: &Path, range: &IdRange) -> Result<()> {
 /// uid N reads and writes it as host uid N, as under runc. What
 /// `policy::idmap::bind_plan` or the kernel keeps at host ids is returned as
 /// adaptations for the posture report.
+///
+/// With `ns` None (the spec brings its own user namespace) only the binds
+/// the spec asks to id-map are staged, and `idmap` without mappings of its
+/// own uses the spec's `linux.uidMappings`/`gidMappings`.
 pub fn stage_binds(
     spec: &mut Spec,
     dir: &Path,
     bundle_dir: &Path,
     devices_dir: &Path,
-    ns: BorrowedFd<'_>,
+    ns: Option<BorrowedFd<'_>>,
 ) -> Result<Vec<Adaptation>> {
     let Some(mut mounts) = spec.mounts().clone() else {
         return Ok(Vec::new());
     };
+    let linux = spec.linux().clone().unwrap_or_default();
+    let spec_maps = (
+        linux.uid_mappings().clone().unwrap_or_default(),
+        linux.gid_mappings().clone().unwrap_or_default(),
+    );
     let mut adaptations = Vec::new();
     for (i, m) in mounts.iter_mut().enumerate() {
-        if !idmap::is_bind(m) {
+        if !idmap::is_bind(m) || (ns.is_none() && !idmap::spec_idmap(m)) {
             continue;
         }
         let Some(src) = m.source().clone() else {
@@ -163,11 +172,23 @@ pub fn stage_binds(
                 maps,
                 required,
             } => {
-                let own = match &maps {
-                    Some((u, g)) => Some(userns::userns_fd_for(&format!("mounts[{i}]"), u, g)?),
-                    None => None,
+                let field = format!("mounts[{i}]");
+                let own = match (&maps, ns) {
+                    (Some((u, g)), _) => Some(userns::userns_fd_for(&field, u, g)?),
+                    (None, Some(_)) => None,
+                    (None, None) if spec_maps.0.is_empty() || spec_maps.1.is_empty() => {
+                        return Err(WardError::Invalid(format!(
+                            "{field}: idmap without uidMappings/gidMappings, and the spec's \
+                             user namespace has no linux.uidMappings/gidMappings to take them from"
+                        )))
+                    }
+                    (None, None) => {
+                        Some(userns::userns_fd_for(&field, &spec_maps.0, &spec_maps.1)?)
+                    }
                 };
-                let ns = own.as_ref().map(|f| f.as_fd()).unwrap_or(ns);
+                let Some(ns) = own.as_ref().map(|f| f.as_fd()).or(ns) else {
+                    continue;
+                };
                 match userns::idmapped_bind(&src, &staged, ns, shape) {
                     Ok(Idmapped::All) => None,
                     Ok(Idmapped::Partly(kept)) => {

@@ -86,7 +86,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 userns_compat::Joined::Userns(r) => r,
                 _ => userns::allocate(&opts.id)?,
             };
-            let target = crate::hardening::idmapped_rootfs_dir(&wdir, &range)?;
+            let target = crate::hardening::idmapped_rootfs_dir(&wdir, Some(&range))?;
             let ns = userns::mapping_ns(&range)?;
             let root = target.join("root");
             std::fs::create_dir(&root).map_err(io_err(format!("creating {}", root.display())))?;
@@ -168,13 +168,33 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                         dir,
                         &b.dir,
                         &wdir.join("devices"),
-                        ns.as_fd(),
+                        Some(ns.as_fd()),
                     )?;
                     built.policy.adaptations.extend(staged);
                 }
                 root.clone()
             }
-            None => b.rootfs.clone(),
+            None => {
+                // A spec with its own user namespace may still ask for
+                // id-mapped binds, which libcontainer cannot make.
+                let wants_idmap = built
+                    .spec
+                    .mounts()
+                    .iter()
+                    .flatten()
+                    .any(policy::idmap::spec_idmap);
+                if built.policy.userns == policy::UsernsPolicy::Spec && wants_idmap {
+                    let dir = crate::hardening::idmapped_rootfs_dir(&wdir, None)?;
+                    crate::hardening::userns_compat::stage_binds(
+                        &mut built.spec,
+                        &dir,
+                        &b.dir,
+                        &wdir.join("devices"),
+                        None,
+                    )?;
+                }
+                b.rootfs.clone()
+            }
         };
         prepare_ward_dir(&wdir, &opts.id, &b, &rootfs, built.spec)?;
         crate::testpoint::reached("create:prepared");

@@ -102,15 +102,16 @@ pub fn build(
     };
 
     // Per-mount id mappings are applied where ward stages binds (its own
-    // user namespace); elsewhere libcontainer would drop them silently.
+    // user namespace, or the spec's); without a user namespace libcontainer
+    // would drop them silently.
     let mut adaptations = Vec::new();
-    if !matches!(userns_policy, UsernsPolicy::Ward { .. }) {
+    if userns_policy == UsernsPolicy::Host {
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
             if idmap::spec_idmap(m) {
                 adaptations.push(Adaptation {
                     what: format!("mounts[{i}] {}: not id-mapped", m.destination().display()),
-                    why: "ward applies a mount's own id mapping (idmap, ridmap, uidMappings) \
-                          only under its default user namespace"
+                    why: "the container has no user namespace; ward applies a mount's own \
+                          id mapping (idmap, ridmap, uidMappings) only with one"
                         .into(),
                 });
             }
