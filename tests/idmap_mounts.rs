@@ -454,3 +454,35 @@ fn spec_idmap_on_an_unmappable_source_fails() {
     );
     env.assert_gone(&id);
 }
+
+/// An upperdir too large to copy (over 64 MiB) cannot be shown id-mapped:
+/// the container runs with host ids, and the report says why.
+#[test]
+fn readonly_overlay_with_a_large_upperdir_falls_back_to_host_ids() {
+    let env = Env::new();
+    let ovl = Overlay::new(&env, |upper| {
+        let f = std::fs::File::create(upper.join("big")).unwrap();
+        f.set_len(65 << 20).unwrap(); // sparse: no disk space used
+    });
+    env.args(&["cat", "/proc/self/uid_map"]);
+    let id = env.id("ovl-big");
+    let before = inuse_warnings();
+    let o = env.ok(&[
+        "run",
+        "--keep",
+        "--bundle",
+        env.bundle.to_str().unwrap(),
+        &id,
+    ]);
+    assert_eq!(inuse_warnings(), before, "kernel warned: layer in use");
+    assert_eq!(uid_map_inside(&o), vec!["0", "0", "4294967295"], "{o}");
+    let relax = inspect(&env, &id)["policy"]["relaxations"].to_string();
+    assert!(relax.contains("at most 64 MiB"), "{relax}");
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id);
+    assert_eq!(ovl.mounts_left(), 1, "{}", mountinfo());
+    assert_eq!(
+        std::fs::read_dir(ovl.base.join("upper")).unwrap().count(),
+        1
+    );
+}

@@ -232,7 +232,8 @@ pub fn mount(
 /// layers need it: directories, files, symlinks, device nodes (whiteouts are
 /// char 0:0), fifos, with owners, modes and every xattr (opaque and redirect
 /// markers included); hard links stay linked. Never follows a symlink.
-/// Fails once more than `budget` bytes of file data would be copied.
+/// Fails once more than `budget` bytes would be copied (each entry counted
+/// as at least 4 KiB).
 fn snapshot(
     src: &Path,
     dst: &Path,
@@ -242,6 +243,13 @@ fn snapshot(
     use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
     let md = std::fs::symlink_metadata(src)?;
     let ft = md.file_type();
+    // Every entry costs at least a block, so a tree of many tiny files is
+    // bounded too.
+    let cost = md.len().max(4096);
+    if cost > *budget {
+        return Err(std::io::Error::other("over the size limit"));
+    }
+    *budget -= cost;
     if ft.is_dir() {
         std::fs::create_dir(dst)?;
     } else if ft.is_symlink() {
@@ -253,10 +261,6 @@ fn snapshot(
             }
             links.insert((md.dev(), md.ino()), dst.to_path_buf());
         }
-        if md.len() > *budget {
-            return Err(std::io::Error::other("over the size limit"));
-        }
-        *budget -= md.len();
         let mut from = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW)
