@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::os::fd::BorrowedFd;
 
 use super::userns::{self, IdRange, UsernsError};
+use crate::policy::idmap::RootfsPlan;
 
 const OVERLAYFS_MAGIC: i64 = 0x794c7630;
 const NFS_MAGIC: i64 = 0x6969;
@@ -123,6 +124,41 @@ pub(crate) fn unescape(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Mounts the container's rootfs id-mapped through `ns` at `target/root`,
+/// as `plan` says: an id-mapped bind; for an overlayfs the kernel refuses
+/// to id-map, a read-only plan rebuilds it over id-mapped layers ([`mount`],
+/// whose description is returned) and a writable one fails with
+/// [`UsernsError::OverlayWritable`]. [`UsernsError::NotIdmappable`] and
+/// `OverlayWritable` mean: run with host ids.
+pub fn mount_rootfs(
+    plan: RootfsPlan,
+    rootfs: &Path,
+    target: &Path,
+    range: &IdRange,
+    ns: BorrowedFd<'_>,
+) -> Result<(PathBuf, Option<String>), UsernsError> {
+    let root = target.join("root");
+    std::fs::create_dir(&root).map_err(|e| UsernsError::Mount {
+        op: "mkdir",
+        path: root.clone(),
+        hint: "",
+        source: e,
+    })?;
+    match userns::idmapped_rootfs(rootfs, &root, ns) {
+        Ok(()) => Ok((root, None)),
+        Err(UsernsError::NotIdmappable { .. }) if plan == RootfsPlan::OverlayLayers => {
+            mount(rootfs, target, range, ns).map(|(root, how)| (root, Some(how)))
+        }
+        Err(UsernsError::NotIdmappable { source, .. }) if plan == RootfsPlan::OverlayWritable => {
+            Err(UsernsError::OverlayWritable {
+                path: rootfs.to_path_buf(),
+                source,
+            })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The upperdir of a read-only overlay rootfs is copied (the snapshot below)

@@ -88,37 +88,20 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             };
             let target = crate::hardening::idmapped_rootfs_dir(&wdir, Some(&range))?;
             let ns = userns::mapping_ns(&range)?;
-            let root = target.join("root");
-            std::fs::create_dir(&root).map_err(io_err(format!("creating {}", root.display())))?;
-            let mounted = match userns::idmapped_rootfs(&b.rootfs, &root, ns.as_fd()) {
-                Ok(()) => Ok(root),
-                Err(userns::UsernsError::NotIdmappable { .. })
-                    if plan == policy::idmap::RootfsPlan::OverlayLayers =>
-                {
-                    idmap_overlay::mount(&b.rootfs, &target, &range, ns.as_fd()).map(
-                        |(root, how)| {
-                            adaptations.push(policy::Adaptation {
-                                what: format!(
-                                    "rootfs {}: overlayfs shown through {how}",
-                                    b.rootfs.display()
-                                ),
-                                why: "the kernel cannot id-map an overlayfs mount, only its layers"
-                                    .into(),
-                            });
-                            root
-                        },
-                    )
-                }
-                Err(userns::UsernsError::NotIdmappable { source, .. })
-                    if plan == policy::idmap::RootfsPlan::OverlayWritable =>
-                {
-                    Err(userns::UsernsError::OverlayWritable {
-                        path: b.rootfs.clone(),
-                        source,
-                    })
-                }
-                Err(e) => Err(e),
-            };
+            let mounted = idmap_overlay::mount_rootfs(plan, &b.rootfs, &target, &range, ns.as_fd())
+                .map(|(root, how)| {
+                    if let Some(how) = how {
+                        adaptations.push(policy::Adaptation {
+                            what: format!(
+                                "rootfs {}: overlayfs shown through {how}",
+                                b.rootfs.display()
+                            ),
+                            why: "the kernel cannot id-map an overlayfs mount, only its layers"
+                                .into(),
+                        });
+                    }
+                    root
+                });
             match mounted {
                 Ok(root) => mapped = Some((range, root, ns)),
                 Err(
@@ -293,7 +276,7 @@ fn prepare_ward_dir(
                 }
             }
             if let Some(src) = m.source().clone() {
-                if src.is_relative() && is_bind(m) {
+                if src.is_relative() && policy::idmap::is_bind(m) {
                     m.set_source(Some(b.dir.join(src)));
                 }
             }
@@ -309,14 +292,6 @@ fn prepare_ward_dir(
     let data = serde_json::to_vec(&spec)
         .map_err(|e| WardError::Invalid(format!("serialising effective spec: {e}")))?;
     write_atomic(&wdir.join("config.json"), &data)
-}
-
-fn is_bind(m: &oci_spec::runtime::Mount) -> bool {
-    m.typ().as_deref() == Some("bind")
-        || m.options()
-            .iter()
-            .flatten()
-            .any(|o| o == "bind" || o == "rbind")
 }
 
 /// A failed create leaves no state dir, cgroup, mount or process behind. The
