@@ -21,10 +21,12 @@ pub fn cleanup(ward_dir: &std::path::Path, id: &str) {
 /// Not under the state root, whose parents (any `--root`) may not be
 /// traversable by the container's unprivileged root; the slot is unique
 /// host-wide while the range is held. The link in ward's dir is made first, so
-/// a crash at any point leaves cleanup a way to the mount.
+/// a crash at any point leaves cleanup a way to the mount. Without a pool
+/// range (a spec with its own user namespace, whose id-mapped binds ward
+/// stages) the dir gets a unique name.
 pub fn idmapped_rootfs_dir(
     ward_dir: &std::path::Path,
-    range: &userns::IdRange,
+    range: Option<&userns::IdRange>,
 ) -> crate::error::Result<std::path::PathBuf> {
     use std::os::unix::fs::PermissionsExt;
     let base = std::path::Path::new(ROOTFS_BASE);
@@ -40,9 +42,9 @@ pub fn idmapped_rootfs_dir(
         .map_err(err(&format!("chmod {ROOTFS_BASE}")))?;
     // A pool slot is unique host-wide; a joined range is shared by a pod, so
     // each member stages under its own name.
-    let name = match range.join {
-        None => range.slot.to_string(),
-        Some(_) => format!(
+    let name = match range {
+        Some(r) if r.join.is_none() => r.slot.to_string(),
+        _ => format!(
             "j-{}-{}",
             std::process::id(),
             std::time::SystemTime::now()
@@ -61,15 +63,15 @@ pub fn idmapped_rootfs_dir(
 }
 
 /// Undoes what create staged in a slot's dir: the id-mapped root (`root`),
-/// overlay layers (`l<N>`) and bind sources (`b<N>`), then the dir itself.
+/// overlay layers (`l<N>`, `snap`) and bind sources (`b<N>`), then the dir itself.
 pub fn unmount_staging(dir: &std::path::Path) {
     userns::unmount_rootfs(&dir.join("root"));
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
             userns::unmount_rootfs(&p);
-            // upper/work are plain dirs of the overlay, never mount points.
-            let plain = matches!(e.file_name().to_str(), Some("upper" | "work"));
+            // upper/work/snap are plain dirs of the overlay, never mount points.
+            let plain = matches!(e.file_name().to_str(), Some("upper" | "work" | "snap"));
             let _ = if plain {
                 std::fs::remove_dir_all(&p)
             } else {

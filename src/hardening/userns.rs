@@ -50,7 +50,7 @@
 use std::ffi::CString;
 use std::fs;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -150,6 +150,19 @@ pub enum UsernsError {
          run.ward.userns=host to run the container without a user namespace"
     )]
     NotIdmappable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error(
+        "rootfs {path} is a writable overlayfs, and the kernel cannot id-map an overlayfs mount \
+         ({source}); rebuilding it over id-mapped layers would take a second overlay over the \
+         same upperdir (undefined behaviour, and writes docker cp/diff/commit would not see), so \
+         this container runs with host ids. Without run.ward.rootfs=writable it keeps ward's \
+         user namespace (read-only rootfs over id-mapped layers, tmpfs at /tmp and /run)"
+    )]
+    OverlayWritable {
         path: PathBuf,
         #[source]
         source: io::Error,
@@ -755,7 +768,52 @@ pub fn userns_fd(range: &IdRange) -> Result<OwnedFd, UsernsError> {
             io::Error::from_raw_os_error(libc::EINVAL),
         ));
     }
+    new_userns(
+        &format!("0 {} {}\n", range.host_uid, range.size),
+        &format!("0 {} {}\n", range.host_gid, range.size),
+        &fail,
+    )
+}
 
+/// A user namespace with the given mappings (`containerID hostID size`
+/// lines, as in the spec), for a mount's own `uidMappings`/`gidMappings`:
+/// files owned by `containerID + n` on disk appear owned by `hostID + n`.
+/// `field` names the mount in errors.
+pub fn userns_fd_for(
+    field: &str,
+    uids: &[LinuxIdMapping],
+    gids: &[LinuxIdMapping],
+) -> Result<OwnedFd, UsernsError> {
+    check_mappings(&format!("{field}.uidMappings"), uids)?;
+    check_mappings(&format!("{field}.gidMappings"), gids)?;
+    let lines = |maps: &[LinuxIdMapping]| -> String {
+        maps.iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    let fail = |step: &str, source: io::Error| UsernsError::InvalidMapping {
+        field: field.to_string(),
+        msg: format!("cannot create the user namespace for the id-mapped mount: {step}: {source}"),
+    };
+    new_userns(&lines(uids), &lines(gids), &fail)
+}
+
+/// The namespace an id-mapped mount of this container uses: the joined
+/// pod sandbox's, or a fresh one with the range's mapping.
+pub fn mapping_ns(range: &IdRange) -> Result<OwnedFd, UsernsError> {
+    match &range.join {
+        Some(p) => std::fs::File::open(p)
+            .map(OwnedFd::from)
+            .map_err(|e| mount_err("open user namespace", p, e)),
+        None => userns_fd(range),
+    }
+}
+
+fn new_userns(
+    uid_map: &str,
+    gid_map: &str,
+    fail: &dyn Fn(&str, io::Error) -> UsernsError,
+) -> Result<OwnedFd, UsernsError> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: fds is a valid array of two ints.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
@@ -808,8 +866,7 @@ pub fn userns_fd(range: &IdRange) -> Result<OwnedFd, UsernsError> {
     };
 
     let proc_dir = PathBuf::from(format!("/proc/{pid}"));
-    let write_map = |file: &str, host: u32| -> Result<(), UsernsError> {
-        let line = format!("0 {host} {}\n", range.size);
+    let write_map = |file: &str, line: &str| -> Result<(), UsernsError> {
         let path = proc_dir.join(file);
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -827,8 +884,8 @@ pub fn userns_fd(range: &IdRange) -> Result<OwnedFd, UsernsError> {
         }
         Ok(())
     };
-    write_map("uid_map", range.host_uid)?;
-    write_map("gid_map", range.host_gid)?;
+    write_map("uid_map", uid_map)?;
+    write_map("gid_map", gid_map)?;
 
     let ns_path = proc_dir.join("ns/user");
     let c = cpath(&ns_path).map_err(|e| fail("path", e))?;
@@ -878,6 +935,7 @@ const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x04;
 const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 const MS_PRIVATE: u64 = 1 << 18;
+const AT_SYMLINK_NOFOLLOW: libc::c_uint = 0x100;
 
 /// `struct mount_attr` (MOUNT_ATTR_SIZE_VER0 = 32 bytes).
 #[repr(C)]
@@ -902,64 +960,172 @@ fn mount_err(op: &'static str, path: &Path, source: io::Error) -> UsernsError {
     }
 }
 
-/// Mounts an id-mapped recursive bind of `rootfs` at `target` (an existing
-/// directory): files owned by id `n` on disk appear owned by
-/// `range.host_uid + n` / `range.host_gid + n`, i.e. by container id `n`.
-/// Nothing is chowned. The new mount tree is made private so mounts made
-/// below it don't propagate back to the host's rootfs location.
-pub fn idmapped_rootfs(rootfs: &Path, target: &Path, range: &IdRange) -> Result<(), UsernsError> {
-    let ns = match &range.join {
-        Some(p) => std::fs::File::open(p)
-            .map(OwnedFd::from)
-            .map_err(|e| mount_err("open user namespace", p, e))?,
-        None => userns_fd(range)?,
-    };
-    let c_rootfs = cpath(rootfs).map_err(|e| mount_err("open_tree", rootfs, e))?;
-    let empty = c"";
+/// What the kernel let ward id-map of a bind tree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Idmapped {
+    /// Every mount of the tree (or the single mount) is id-mapped.
+    All,
+    /// The top mount is id-mapped; these submounts (host paths, with the
+    /// kernel's reason) kept host ids.
+    Partly(Vec<(PathBuf, String)>),
+}
 
+/// How a bind tree is taken and mapped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BindShape {
+    /// Take the submounts along (`rbind`), or only the source's own mount.
+    pub recursive: bool,
+    /// Id-map the submounts too (ward's default; the spec's `idmap`
+    /// without `ridmap` maps only the top mount).
+    pub map_submounts: bool,
+    /// A submount that cannot be id-mapped fails the whole tree (the
+    /// rootfs), instead of keeping host ids (a bind, reported).
+    pub strict: bool,
+}
+
+fn setattr(tree: &OwnedFd, rel: &CString, flags: libc::c_uint, attr: &MountAttr) -> io::Result<()> {
+    // SAFETY: valid fd and C string; attr is a valid mount_attr of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            SYS_MOUNT_SETATTR,
+            tree.as_raw_fd(),
+            rel.as_ptr(),
+            flags,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The errors with which the kernel refuses to id-map a mount: its
+/// filesystem does not support it (EINVAL, EOPNOTSUPP), or the mount or
+/// superblock belongs to another user namespace or is id-mapped already (EPERM).
+fn refused(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::EPERM)
+    )
+}
+
+/// Mount points strictly below `dir`, from /proc/self/mountinfo, shallowest
+/// first, with their filesystem type.
+fn submounts(dir: &Path) -> Vec<(PathBuf, String)> {
+    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+        return Vec::new();
+    };
+    let mut out: Vec<(PathBuf, String)> = Vec::new();
+    for line in info.lines() {
+        let mp = line.split(' ').nth(4).map(super::idmap_overlay::unescape);
+        let fstype = line
+            .split_once(" - ")
+            .and_then(|(_, a)| a.split(' ').next())
+            .unwrap_or("?");
+        if let Some(mp) = mp.map(PathBuf::from) {
+            if mp != dir && mp.starts_with(dir) && !out.iter().any(|(p, _)| *p == mp) {
+                out.push((mp, fstype.to_string()));
+            }
+        }
+    }
+    out.sort_by_key(|(p, _)| p.components().count());
+    out
+}
+
+/// Mounts a bind of `src` (a directory or a file) at `target` (an existing
+/// directory or file), id-mapped through the user namespace `ns`: files owned
+/// by id `n` on disk appear owned by what `ns` maps `n` to (for ward's range,
+/// container id `n`). Nothing is chowned. The new tree is private, so mounts
+/// made below it don't propagate back to the source.
+///
+/// With `shape.recursive`, mount_setattr(AT_RECURSIVE) is all or nothing: one
+/// submount on a filesystem that cannot be id-mapped (proc, sysfs, nfs, ...)
+/// makes the kernel refuse the whole tree. Then the top mount and each
+/// submount are mapped one by one, and those the kernel refuses keep host ids
+/// ([`Idmapped::Partly`]), unless `shape.strict`. A top mount the kernel
+/// refuses is [`UsernsError::NotIdmappable`]; nothing is mounted then.
+pub fn idmapped_bind(
+    src: &Path,
+    target: &Path,
+    ns: BorrowedFd<'_>,
+    shape: BindShape,
+) -> Result<Idmapped, UsernsError> {
+    let c_src = cpath(src).map_err(|e| mount_err("open_tree", src, e))?;
+    let empty = c"";
+    let rec = if shape.recursive { AT_RECURSIVE } else { 0 };
     // SAFETY: valid C string; the result is a new fd we own.
     let tree = unsafe {
         libc::syscall(
             SYS_OPEN_TREE,
             libc::AT_FDCWD,
-            c_rootfs.as_ptr(),
-            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE,
+            c_src.as_ptr(),
+            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec,
         )
     };
     if tree < 0 {
-        return Err(mount_err("open_tree", rootfs, io::Error::last_os_error()));
+        return Err(mount_err("open_tree", src, io::Error::last_os_error()));
     }
     // SAFETY: open_tree returned a fresh fd.
     let tree = unsafe { OwnedFd::from_raw_fd(tree as RawFd) };
-
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP,
+    let private = MountAttr {
+        attr_set: 0,
         attr_clr: 0,
         propagation: MS_PRIVATE,
+        userns_fd: 0,
+    };
+    setattr(&tree, &CString::from(empty), AT_EMPTY_PATH | rec, &private)
+        .map_err(|e| mount_err("mount_setattr(MS_PRIVATE)", src, e))?;
+    let idmap = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
         userns_fd: ns.as_raw_fd() as u64,
     };
-    // SAFETY: attr is a valid mount_attr of the size passed.
-    let r = unsafe {
-        libc::syscall(
-            SYS_MOUNT_SETATTR,
-            tree.as_raw_fd(),
-            empty.as_ptr(),
-            AT_EMPTY_PATH | AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
+    let not = |e: io::Error| UsernsError::NotIdmappable {
+        path: src.to_path_buf(),
+        source: e,
     };
-    if r < 0 {
-        let e = io::Error::last_os_error();
-        return Err(match e.raw_os_error() {
-            Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) => UsernsError::NotIdmappable {
-                path: rootfs.to_path_buf(),
-                source: e,
-            },
-            _ => mount_err("mount_setattr(MOUNT_ATTR_IDMAP)", rootfs, e),
-        });
+    let all_at_once = if shape.map_submounts { rec } else { 0 };
+    let mut outcome = Idmapped::All;
+    match setattr(
+        &tree,
+        &CString::from(empty),
+        AT_EMPTY_PATH | all_at_once,
+        &idmap,
+    ) {
+        Ok(()) => {}
+        Err(e) if refused(&e) && all_at_once != 0 && !shape.strict => {
+            // Map what can be mapped, one mount at a time.
+            setattr(&tree, &CString::from(empty), AT_EMPTY_PATH, &idmap).map_err(|e| {
+                if refused(&e) {
+                    not(e)
+                } else {
+                    mount_err("mount_setattr(MOUNT_ATTR_IDMAP)", src, e)
+                }
+            })?;
+            let base = fs::canonicalize(src).unwrap_or_else(|_| src.to_path_buf());
+            let mut kept = Vec::new();
+            for (mp, fstype) in submounts(&base) {
+                let Ok(rel) = mp.strip_prefix(&base) else {
+                    continue;
+                };
+                let Ok(c_rel) = cpath(rel) else { continue };
+                // A mount already id-mapped above us (a stacked mount's
+                // path resolves to the top one) is EPERM: kept as is.
+                if let Err(e) = setattr(&tree, &c_rel, AT_SYMLINK_NOFOLLOW, &idmap) {
+                    kept.push((mp, format!("{fstype}: {e}")));
+                }
+            }
+            if !kept.is_empty() {
+                outcome = Idmapped::Partly(kept);
+            }
+        }
+        Err(e) if refused(&e) => return Err(not(e)),
+        Err(e) => return Err(mount_err("mount_setattr(MOUNT_ATTR_IDMAP)", src, e)),
     }
-    drop(ns);
 
     // Mount onto the target by fd, never following a symlink swapped in.
     let c_target = cpath(target).map_err(|e| mount_err("open", target, e))?;
@@ -967,7 +1133,7 @@ pub fn idmapped_rootfs(rootfs: &Path, target: &Path, range: &IdRange) -> Result<
     let tfd = unsafe {
         libc::open(
             c_target.as_ptr(),
-            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
         )
     };
     if tfd < 0 {
@@ -989,8 +1155,24 @@ pub fn idmapped_rootfs(rootfs: &Path, target: &Path, range: &IdRange) -> Result<
     if r < 0 {
         return Err(mount_err("move_mount", target, io::Error::last_os_error()));
     }
-    tracing::debug!(rootfs = %rootfs.display(), target = %target.display(), host_uid = range.host_uid, "mounted id-mapped rootfs");
-    Ok(())
+    tracing::debug!(src = %src.display(), target = %target.display(), ?outcome, "mounted id-mapped bind");
+    Ok(outcome)
+}
+
+/// Mounts an id-mapped recursive bind of `rootfs` at `target` (an existing
+/// directory) through `ns` (see [`mapping_ns`]); every mount of the tree
+/// must take the mapping, or nothing is mounted ([`UsernsError::NotIdmappable`]).
+pub fn idmapped_rootfs(
+    rootfs: &Path,
+    target: &Path,
+    ns: BorrowedFd<'_>,
+) -> Result<(), UsernsError> {
+    let shape = BindShape {
+        recursive: true,
+        map_submounts: true,
+        strict: true,
+    };
+    idmapped_bind(rootfs, target, ns, shape).map(|_| ())
 }
 
 /// Lazily unmounts what [`idmapped_rootfs`] mounted at `target`

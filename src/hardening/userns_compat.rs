@@ -12,8 +12,12 @@ use std::path::Path;
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, MountBuilder, Spec};
 
-use super::userns::IdRange;
+use std::os::fd::{AsFd, BorrowedFd};
+
+use super::userns::{self, IdRange, Idmapped, UsernsError};
 use crate::error::{io_err, Result, WardError};
+use crate::policy::idmap::{self, BindPlan};
+use crate::policy::Adaptation;
 
 pub fn adapt(spec: &mut Spec, ward_dir: &Path, range: &IdRange) -> Result<()> {
     let host_net = spec
@@ -99,28 +103,50 @@ pub fn adapt(spec: &mut Spec, ward_dir: &Path, range: &IdRange) -> Result<()> {
 /// the container exists) and points the mount there. libcontainer opens bind
 /// sources from inside the container's user namespace, where the path to them
 /// may not be traversable; the staging dir is (mode 0711 parents).
-pub fn stage_binds(spec: &mut Spec, dir: &Path) -> Result<()> {
-    use nix::mount::{mount, MsFlags};
+///
+/// Each staged bind is id-mapped through `ns` (the container's user
+/// namespace) or the mount's own `uidMappings`/`gidMappings`, so container
+/// uid N reads and writes it as host uid N, as under runc. What
+/// `policy::idmap::bind_plan` or the kernel keeps at host ids is returned as
+/// adaptations for the posture report.
+///
+/// With `ns` None (the spec brings its own user namespace) only the binds
+/// the spec asks to id-map are staged, and `idmap` without mappings of its
+/// own uses the spec's `linux.uidMappings`/`gidMappings`.
+pub fn stage_binds(
+    spec: &mut Spec,
+    dir: &Path,
+    bundle_dir: &Path,
+    devices_dir: &Path,
+    ns: Option<BorrowedFd<'_>>,
+) -> Result<Vec<Adaptation>> {
     let Some(mut mounts) = spec.mounts().clone() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
+    let linux = spec.linux().clone().unwrap_or_default();
+    let spec_maps = (
+        linux.uid_mappings().clone().unwrap_or_default(),
+        linux.gid_mappings().clone().unwrap_or_default(),
+    );
+    let mut adaptations = Vec::new();
     for (i, m) in mounts.iter_mut().enumerate() {
-        let is_bind = m.typ().as_deref() == Some("bind")
-            || m.options()
-                .iter()
-                .flatten()
-                .any(|o| o == "bind" || o == "rbind");
+        if !idmap::is_bind(m) || (ns.is_none() && !idmap::spec_idmap(m)) {
+            continue;
+        }
         let Some(src) = m.source().clone() else {
             continue;
         };
-        if !is_bind || !src.is_absolute() {
-            continue;
-        }
+        let src = if src.is_absolute() {
+            src
+        } else {
+            bundle_dir.join(src)
+        };
         let meta = match std::fs::metadata(&src) {
             Ok(m) => m,
             // libcontainer reports a missing source with its own error.
             Err(_) => continue,
         };
+        let plan = idmap::bind_plan(i, m, &src, src.starts_with(devices_dir))?;
         let staged = dir.join(format!("b{i}"));
         if meta.is_dir() {
             std::fs::create_dir(&staged)
@@ -131,30 +157,119 @@ pub fn stage_binds(spec: &mut Spec, dir: &Path) -> Result<()> {
             "staging mounts[{i}] source {}",
             src.display()
         )))?;
-        mount(
-            Some(&src),
-            &staged,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .and_then(|()| {
-            mount(
-                None::<&str>,
-                &staged,
-                None::<&str>,
-                MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-                None::<&str>,
-            )
-        })
-        .map_err(|e| WardError::Sys {
-            context: format!("staging mounts[{i}] source {}", src.display()),
-            source: e,
-        })?;
+        let what = format!(
+            "mounts[{i}] {}: bind of {}",
+            m.destination().display(),
+            src.display()
+        );
+        let plain = match plan {
+            BindPlan::Plain { recursive, why } => {
+                if let Some(why) = why {
+                    adaptations.push(Adaptation {
+                        what: format!("{what} not id-mapped"),
+                        why,
+                    });
+                }
+                Some(recursive)
+            }
+            BindPlan::Idmap {
+                shape,
+                maps,
+                required,
+            } => {
+                let field = format!("mounts[{i}]");
+                let own = match (&maps, ns) {
+                    (Some((u, g)), _) => Some(userns::userns_fd_for(&field, u, g)?),
+                    (None, Some(_)) => None,
+                    (None, None) if spec_maps.0.is_empty() || spec_maps.1.is_empty() => {
+                        return Err(WardError::Invalid(format!(
+                            "{field}: idmap without uidMappings/gidMappings, and the spec's \
+                             user namespace has no linux.uidMappings/gidMappings to take them from"
+                        )))
+                    }
+                    (None, None) => {
+                        Some(userns::userns_fd_for(&field, &spec_maps.0, &spec_maps.1)?)
+                    }
+                };
+                let Some(ns) = own.as_ref().map(|f| f.as_fd()).or(ns) else {
+                    continue;
+                };
+                match userns::idmapped_bind(&src, &staged, ns, shape) {
+                    Ok(Idmapped::All) => None,
+                    Ok(Idmapped::Partly(kept)) => {
+                        let list: Vec<String> = kept
+                            .iter()
+                            .map(|(p, why)| format!("{} ({why})", p.display()))
+                            .collect();
+                        adaptations.push(Adaptation {
+                            what: format!("{what}: submounts not id-mapped"),
+                            why: format!(
+                                "the kernel refused to id-map {}; they keep host ids",
+                                list.join(", ")
+                            ),
+                        });
+                        None
+                    }
+                    Err(UsernsError::NotIdmappable { source, .. }) if !required => {
+                        adaptations.push(Adaptation {
+                            what: format!("{what} not id-mapped"),
+                            why: idmap::refused_reason(&source),
+                        });
+                        Some(shape.recursive)
+                    }
+                    Err(UsernsError::NotIdmappable { source, .. }) => {
+                        return Err(WardError::Invalid(format!(
+                            "mounts[{i}] {}: the spec asks for an id-mapped mount, but the \
+                             kernel refused to id-map {} ({source})",
+                            m.destination().display(),
+                            src.display()
+                        )))
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        if let Some(recursive) = plain {
+            plain_bind(&src, &staged, recursive).map_err(|e| WardError::Sys {
+                context: format!("staging mounts[{i}] source {}", src.display()),
+                source: e,
+            })?;
+        }
+        // The mapping is applied: libcontainer binds the staged mount as is.
+        if let Some(opts) = m.options().clone() {
+            let kept = opts.into_iter().filter(|o| o != "idmap" && o != "ridmap");
+            m.set_options(Some(kept.collect()));
+        }
+        m.set_uid_mappings(None);
+        m.set_gid_mappings(None);
         m.set_source(Some(staged));
     }
     spec.set_mounts(Some(mounts));
-    Ok(())
+    Ok(adaptations)
+}
+
+/// A private bind of `src` at `target`, with host ids.
+fn plain_bind(src: &Path, target: &Path, recursive: bool) -> nix::Result<()> {
+    use nix::mount::{mount, MsFlags};
+    let rec = if recursive {
+        MsFlags::MS_REC
+    } else {
+        MsFlags::empty()
+    };
+    mount(
+        Some(src),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | rec,
+        None::<&str>,
+    )?;
+    mount(
+        None::<&str>,
+        target,
+        None::<&str>,
+        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        None::<&str>,
+    )
 }
 
 /// How a spec that joins other namespaces by path relates to user namespaces.

@@ -1,6 +1,7 @@
 //! `create` (and the first half of `run`): check everything, compute the policy,
 //! hand libcontainer an effective bundle, and leave nothing behind on failure.
 
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use libcontainer::container::Container;
@@ -49,7 +50,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     let rootfs_ro = !relaxations.has(relax::Layer::Rootfs)
         || b.spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
     let kind = idmap_overlay::rootfs_kind(&b.rootfs);
-    let overlay = rootfs_ro && kind == idmap_overlay::RootfsKind::Overlay;
+    let plan = policy::idmap::rootfs_plan(kind, rootfs_ro);
     let joined = if policy::wants_default_userns(&b.spec, &relaxations) {
         userns_compat::joined(&b.spec)
     } else {
@@ -57,7 +58,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     };
     let protected_by_userns = policy::wants_default_userns(&b.spec, &relaxations)
         && !matches!(joined, userns_compat::Joined::Host(_))
-        && (overlay || kind == idmap_overlay::RootfsKind::Idmappable);
+        && policy::idmap::expects_userns(plan, kind);
     if !protected_by_userns {
         selfprotect::ensure_sealed().map_err(WardError::Invalid)?;
     }
@@ -73,6 +74,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         // Container root owns its image's files through an id-mapped mount,
         // never by chowning them.
         let mut mapped = None;
+        let mut adaptations = Vec::new();
         if let userns_compat::Joined::Host(why) = &joined {
             relaxations.list.push(relax::Relaxation {
                 layer: relax::Layer::Userns,
@@ -86,18 +88,28 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 userns_compat::Joined::Userns(r) => r,
                 _ => userns::allocate(&opts.id)?,
             };
-            let target = crate::hardening::idmapped_rootfs_dir(&wdir, &range)?;
-            let mounted = if overlay {
-                idmap_overlay::mount(&b.rootfs, &target, &range)
-            } else {
-                let root = target.join("root");
-                std::fs::create_dir(&root)
-                    .map_err(io_err(format!("creating {}", root.display())))?;
-                userns::idmapped_rootfs(&b.rootfs, &root, &range).map(|()| root)
-            };
+            let target = crate::hardening::idmapped_rootfs_dir(&wdir, Some(&range))?;
+            let ns = userns::mapping_ns(&range)?;
+            let mounted = idmap_overlay::mount_rootfs(plan, &b.rootfs, &target, &range, ns.as_fd())
+                .map(|(root, how)| {
+                    if let Some(how) = how {
+                        adaptations.push(policy::Adaptation {
+                            what: format!(
+                                "rootfs {}: overlayfs shown through {how}",
+                                b.rootfs.display()
+                            ),
+                            why: "the kernel cannot id-map an overlayfs mount, only its layers"
+                                .into(),
+                        });
+                    }
+                    root
+                });
             match mounted {
-                Ok(root) => mapped = Some((range, root)),
-                Err(e @ userns::UsernsError::NotIdmappable { .. }) => {
+                Ok(root) => mapped = Some((range, root, ns)),
+                Err(
+                    e @ (userns::UsernsError::NotIdmappable { .. }
+                    | userns::UsernsError::OverlayWritable { .. }),
+                ) => {
                     // Guessed wrong about the filesystem: no user namespace,
                     // so seal. The sealed process starts this create again.
                     if !selfprotect::is_sealed() {
@@ -123,23 +135,51 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 Err(e) => return Err(e.into()),
             }
         }
-        let range = mapped.as_ref().map(|(r, _)| r.clone());
+        let range = mapped.as_ref().map(|(r, _, _)| r.clone());
         let mut built = policy::build(&b.spec, relaxations, range.clone())?;
         crate::profile::mark("user namespace, id-mapped rootfs, policy built");
         if let Some(r) = &range {
             crate::hardening::userns_compat::adapt(&mut built.spec, &wdir, r)?;
         }
+        built.policy.adaptations.extend(adaptations);
         let rootfs = match &mapped {
-            Some((_, root)) => {
+            Some((_, root, ns)) => {
                 // Bind sources may sit under directories the container's
                 // unprivileged root cannot traverse (podman's 0700 runroot):
-                // stage them where it can.
+                // stage them where it can, id-mapped like the rootfs.
                 if let Some(dir) = root.parent() {
-                    crate::hardening::userns_compat::stage_binds(&mut built.spec, dir)?;
+                    let staged = crate::hardening::userns_compat::stage_binds(
+                        &mut built.spec,
+                        dir,
+                        &b.dir,
+                        &wdir.join("devices"),
+                        Some(ns.as_fd()),
+                    )?;
+                    built.policy.adaptations.extend(staged);
                 }
                 root.clone()
             }
-            None => b.rootfs.clone(),
+            None => {
+                // A spec with its own user namespace may still ask for
+                // id-mapped binds, which libcontainer cannot make.
+                let wants_idmap = built
+                    .spec
+                    .mounts()
+                    .iter()
+                    .flatten()
+                    .any(policy::idmap::spec_idmap);
+                if built.policy.userns == policy::UsernsPolicy::Spec && wants_idmap {
+                    let dir = crate::hardening::idmapped_rootfs_dir(&wdir, None)?;
+                    crate::hardening::userns_compat::stage_binds(
+                        &mut built.spec,
+                        &dir,
+                        &b.dir,
+                        &wdir.join("devices"),
+                        None,
+                    )?;
+                }
+                b.rootfs.clone()
+            }
         };
         prepare_ward_dir(&wdir, &opts.id, &b, &rootfs, built.spec)?;
         crate::testpoint::reached("create:prepared");
@@ -238,7 +278,7 @@ fn prepare_ward_dir(
                 }
             }
             if let Some(src) = m.source().clone() {
-                if src.is_relative() && is_bind(m) {
+                if src.is_relative() && policy::idmap::is_bind(m) {
                     m.set_source(Some(b.dir.join(src)));
                 }
             }
@@ -254,14 +294,6 @@ fn prepare_ward_dir(
     let data = serde_json::to_vec(&spec)
         .map_err(|e| WardError::Invalid(format!("serialising effective spec: {e}")))?;
     write_atomic(&wdir.join("config.json"), &data)
-}
-
-fn is_bind(m: &oci_spec::runtime::Mount) -> bool {
-    m.typ().as_deref() == Some("bind")
-        || m.options()
-            .iter()
-            .flatten()
-            .any(|o| o == "bind" || o == "rbind")
 }
 
 /// A failed create leaves no state dir, cgroup, mount or process behind. The

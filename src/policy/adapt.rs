@@ -6,19 +6,9 @@
 //! that cannot be adapted is refused, naming the field.
 
 use oci_spec::runtime::Spec;
-use serde::{Deserialize, Serialize};
 
+use super::Adaptation;
 use crate::error::{Result, WardError};
-
-/// One spec value ward changed for its user namespace.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Adaptation {
-    /// The spec field, e.g. `linux.sysctl["net.ipv4.ping_group_range"]`.
-    pub field: String,
-    pub from: String,
-    pub to: String,
-    pub why: String,
-}
 
 const PING_GROUP_RANGE: &str = "net.ipv4.ping_group_range";
 
@@ -32,9 +22,7 @@ pub fn to_userns(spec: &mut Spec, size: u32) -> Result<Vec<Adaptation>> {
                 let field = format!("linux.sysctl[{PING_GROUP_RANGE:?}]");
                 if let Some(to) = clamp_group_range(&field, &v, max)? {
                     out.push(Adaptation {
-                        field,
-                        from: v,
-                        to: to.clone(),
+                        what: format!("{field}: {v:?} -> {to:?}"),
                         why: format!(
                             "only gids 0-{max} are mapped in the container's user namespace"
                         ),

@@ -3,6 +3,7 @@
 //! state; applied the same way to the init process and to every `exec`.
 
 pub mod adapt;
+pub mod idmap;
 pub mod relax;
 pub mod report;
 
@@ -45,9 +46,18 @@ pub struct Policy {
     pub landlock_spec: Option<String>,
     pub userns: UsernsPolicy,
     pub relaxations: Vec<relax::Relaxation>,
-    /// Spec values changed to fit ward's user namespace.
+    /// What ward changed by itself to make the spec work under its defences
+    /// (a bind kept at host ids, an overlay rootfs rebuilt), listed in the
+    /// posture report.
     #[serde(default)]
-    pub adaptations: Vec<adapt::Adaptation>,
+    pub adaptations: Vec<Adaptation>,
+}
+
+/// One automatic adaptation: what was changed, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Adaptation {
+    pub what: String,
+    pub why: String,
 }
 
 /// Which user namespace the container runs in.
@@ -89,19 +99,29 @@ pub fn build(
             }
             adaptations = adapt::to_userns(&mut spec, r.size)?;
             for a in &adaptations {
-                tracing::warn!(
-                    "{} adapted: {:?} -> {:?} ({})",
-                    a.field,
-                    a.from,
-                    a.to,
-                    a.why
-                );
+                tracing::warn!("adapted {} ({})", a.what, a.why);
             }
             UsernsPolicy::Ward { range: r }
         }
         None if userns::spec_has_userns(&spec) => UsernsPolicy::Spec,
         None => UsernsPolicy::Host,
     };
+
+    // Per-mount id mappings are applied where ward stages binds (its own
+    // user namespace, or the spec's); without a user namespace libcontainer
+    // would drop them silently.
+    if userns_policy == UsernsPolicy::Host {
+        for (i, m) in spec.mounts().iter().flatten().enumerate() {
+            if idmap::spec_idmap(m) {
+                adaptations.push(Adaptation {
+                    what: format!("mounts[{i}] {}: not id-mapped", m.destination().display()),
+                    why: "the container has no user namespace; ward applies a mount's own \
+                          id mapping (idmap, ridmap, uidMappings) only with one"
+                        .into(),
+                });
+            }
+        }
+    }
 
     // seccomp is ward's own: compile the spec's profile now (errors name the
     // field), and keep it away from libcontainer, which would only warn about it.

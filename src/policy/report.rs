@@ -186,9 +186,9 @@ impl Posture {
             }
         }
         if !p.adaptations.is_empty() {
-            let _ = writeln!(s, "adapted to the user namespace:");
+            let _ = writeln!(s, "adaptations:");
             for a in &p.adaptations {
-                let _ = writeln!(s, "  {}: {:?} -> {:?} ({})", a.field, a.from, a.to, a.why);
+                let _ = writeln!(s, "  {} ({})", a.what, a.why);
             }
         }
         if let Some(l) = &self.live {

@@ -4,6 +4,7 @@
 
 use super::*;
 use std::collections::HashSet;
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::sync::{Arc, Barrier};
@@ -438,7 +439,7 @@ fn idmapped_rootfs_maps_owners_without_chown() {
     std::os::unix::fs::chown(&other, Some(1000), Some(1001)).unwrap();
 
     let range = range0();
-    idmapped_rootfs(&rootfs, &target, &range).unwrap();
+    idmapped_rootfs(&rootfs, &target, userns_fd(&range).unwrap().as_fd()).unwrap();
     let tstr = target.display().to_string();
     assert!(mount_points().contains(&tstr));
 
@@ -488,7 +489,7 @@ fn not_idmappable_submount_is_reported() {
         None::<&str>,
     )
     .unwrap();
-    let r = idmapped_rootfs(&rootfs, &target, &range0());
+    let r = idmapped_rootfs(&rootfs, &target, userns_fd(&range0()).unwrap().as_fd());
     unmount_rootfs(&target);
     nix::mount::umount2(&rootfs.join("sub"), nix::mount::MntFlags::MNT_DETACH).unwrap();
     let e = r.unwrap_err();
@@ -501,4 +502,75 @@ fn not_idmappable_submount_is_reported() {
     );
     assert!(msg.contains("run.ward.userns=host"), "{msg}");
     assert!(!mount_points().contains(&target.display().to_string()));
+}
+
+/// A bind whose submount cannot be id-mapped keeps the submount at host ids
+/// and maps the rest; a spec mapping builds its own namespace.
+#[test]
+fn bind_with_unmappable_submount_maps_the_rest() {
+    let d = tempfile::tempdir_in("/tmp").unwrap();
+    let src = d.path().join("src");
+    let target = d.path().join("target");
+    fs::create_dir_all(src.join("sub")).unwrap();
+    fs::create_dir(&target).unwrap();
+    fs::write(src.join("f"), "x").unwrap();
+    nix::mount::mount(
+        Some("ramfs"),
+        &src.join("sub"),
+        Some("ramfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let shape = BindShape {
+        recursive: true,
+        map_submounts: true,
+        strict: false,
+    };
+    let ns = userns_fd(&range0()).unwrap();
+    let r = idmapped_bind(&src, &target, ns.as_fd(), shape);
+    let f_uid = fs::metadata(target.join("f")).map(|m| m.uid());
+    let sub_uid = fs::metadata(target.join("sub")).map(|m| m.uid());
+    unmount_rootfs(&target);
+    nix::mount::umount2(&src.join("sub"), nix::mount::MntFlags::MNT_DETACH).unwrap();
+    match r.unwrap() {
+        Idmapped::Partly(kept) => {
+            assert_eq!(kept.len(), 1, "{kept:?}");
+            assert_eq!(kept[0].0, src.join("sub"));
+            assert!(kept[0].1.starts_with("ramfs"), "{kept:?}");
+        }
+        other => panic!("expected a partly mapped tree, got {other:?}"),
+    }
+    assert_eq!(f_uid.unwrap(), range0().host_uid);
+    assert_eq!(sub_uid.unwrap(), 0, "the ramfs kept host ids");
+
+    // Non-recursive bind of a file with the spec's own mapping 0 -> 4000.
+    let file_t = d.path().join("file-target");
+    fs::write(&file_t, "").unwrap();
+    let m = |c: u32, h: u32, n: u32| {
+        LinuxIdMappingBuilder::default()
+            .container_id(c)
+            .host_id(h)
+            .size(n)
+            .build()
+            .unwrap()
+    };
+    let ns = userns_fd_for("mounts[0]", &[m(0, 4000, 10)], &[m(0, 5000, 10)]).unwrap();
+    let plain = BindShape {
+        recursive: false,
+        map_submounts: false,
+        strict: false,
+    };
+    assert_eq!(
+        idmapped_bind(&src.join("f"), &file_t, ns.as_fd(), plain).unwrap(),
+        Idmapped::All
+    );
+    let md = fs::metadata(&file_t).map(|m| (m.uid(), m.gid()));
+    unmount_rootfs(&file_t);
+    assert_eq!(md.unwrap(), (4000, 5000));
+    let bad = userns_fd_for("mounts[3]", &[m(0, 4000, 0)], &[m(0, 5000, 10)]).unwrap_err();
+    assert!(
+        bad.to_string().contains("mounts[3].uidMappings[0]"),
+        "{bad}"
+    );
 }

@@ -1,0 +1,202 @@
+//! Which of a container's mounts ward id-maps with its user namespace, and
+//! what happens where the kernel cannot: the rootfs (see
+//! `hardening::idmap_overlay` for overlayfs) and every bind source ward
+//! stages (`hardening::userns_compat::stage_binds`).
+//!
+//! The rule is the same for both: id-map where the filesystem allows it;
+//! where it does not, keep the mount as it is and record why (a rootfs that
+//! cannot be mapped turns the user namespace off, a recorded relaxation; a
+//! bind that cannot be mapped stays a plain bind with host ids, a recorded
+//! adaptation). A mapping the spec asks for itself (`idmap`/`ridmap`,
+//! `uidMappings`/`gidMappings`) is never dropped: the create fails instead.
+
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxIdMapping, Mount};
+
+use crate::error::{Result, WardError};
+use crate::hardening::idmap_overlay::{self, RootfsKind};
+use crate::hardening::userns::BindShape;
+
+/// How the rootfs gets container ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootfsPlan {
+    /// An id-mapped bind of the rootfs (ext4, xfs, btrfs, tmpfs 6.3+).
+    Bind,
+    /// overlayfs, read-only: first an id-mapped bind of the overlay (a
+    /// kernel that can id-map overlayfs mounts), else a private read-only
+    /// overlay over id-mapped binds of its layers.
+    OverlayLayers,
+    /// overlayfs, writable: only an id-mapped bind of the overlay itself
+    /// keeps writes in its upperdir (where docker cp/diff/commit look). A
+    /// kernel that cannot id-map overlayfs mounts (6.18 cannot: EINVAL)
+    /// runs the container with host ids, recorded as a relaxation.
+    OverlayWritable,
+}
+
+pub fn rootfs_plan(kind: RootfsKind, readonly: bool) -> RootfsPlan {
+    match (kind, readonly) {
+        (RootfsKind::Overlay, true) => RootfsPlan::OverlayLayers,
+        (RootfsKind::Overlay, false) => RootfsPlan::OverlayWritable,
+        _ => RootfsPlan::Bind,
+    }
+}
+
+/// Whether the plan is expected to keep the user namespace (decides, before
+/// anything is claimed, if ward must re-execute sealed; a wrong guess is
+/// corrected by re-executing later).
+pub fn expects_userns(plan: RootfsPlan, kind: RootfsKind) -> bool {
+    match plan {
+        RootfsPlan::OverlayLayers => true,
+        RootfsPlan::OverlayWritable => false,
+        RootfsPlan::Bind => kind == RootfsKind::Idmappable,
+    }
+}
+
+/// What to do with one bind source.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BindPlan {
+    Idmap {
+        shape: BindShape,
+        /// The mount's own mappings; None: the container's.
+        maps: Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>,
+        /// The spec asked for it: a refusal fails the create.
+        required: bool,
+    },
+    /// A plain bind with host ids; `why` is recorded (None: nothing to
+    /// report, e.g. ward's own device nodes, already owned by the container).
+    Plain {
+        recursive: bool,
+        why: Option<String>,
+    },
+}
+
+/// Is this mount a bind (what `stage_binds` handles)?
+pub fn is_bind(m: &Mount) -> bool {
+    m.typ().as_deref() == Some("bind")
+        || m.options()
+            .iter()
+            .flatten()
+            .any(|o| o == "bind" || o == "rbind")
+}
+
+/// Does the spec ask for this mount to be id-mapped itself?
+pub fn spec_idmap(m: &Mount) -> bool {
+    m.uid_mappings().is_some()
+        || m.gid_mappings().is_some()
+        || m.options()
+            .iter()
+            .flatten()
+            .any(|o| o == "idmap" || o == "ridmap")
+}
+
+/// Decides for bind `mounts[i]` whose (absolute) source is `src`.
+/// `ward_device` marks the device nodes ward itself created for
+/// `linux.devices` (already owned by the container's ids).
+pub fn bind_plan(i: usize, m: &Mount, src: &Path, ward_device: bool) -> Result<BindPlan> {
+    use std::os::unix::fs::FileTypeExt;
+    let opts: Vec<&str> = m.options().iter().flatten().map(String::as_str).collect();
+    let recursive = opts.contains(&"rbind");
+    let asked = spec_idmap(m);
+    let maps = match (m.uid_mappings(), m.gid_mappings()) {
+        (Some(u), Some(g)) => Some((u.clone(), g.clone())),
+        (None, None) => None,
+        _ => {
+            return Err(WardError::Invalid(format!(
+                "mounts[{i}]: uidMappings and gidMappings must be given together"
+            )))
+        }
+    };
+    if ward_device {
+        return Ok(BindPlan::Plain {
+            recursive,
+            why: None,
+        });
+    }
+    let plain = |why: String| {
+        if asked {
+            Err(WardError::Invalid(format!(
+                "mounts[{i}] {}: asks for an id-mapped mount, but {why}",
+                m.destination().display()
+            )))
+        } else {
+            Ok(BindPlan::Plain {
+                recursive,
+                why: Some(why),
+            })
+        }
+    };
+    let ft = std::fs::metadata(src)
+        .map(|md| md.file_type())
+        .map_err(|e| WardError::Invalid(format!("mounts[{i}] source {}: {e}", src.display())))?;
+    if ft.is_char_device() || ft.is_block_device() {
+        // Device access is decided by the device cgroup and the node's
+        // mode, as under runc; an id-mapped device node gains nothing.
+        return plain("a device node is bound with host ids".into());
+    }
+    if let Some(fs) = idmap_overlay::unmappable_fs(src) {
+        return plain(format!("{fs} cannot be id-mapped; bound with host ids"));
+    }
+    Ok(BindPlan::Idmap {
+        shape: BindShape {
+            recursive,
+            // The spec's `idmap` maps the top mount only, `ridmap` the tree;
+            // ward's own mapping covers the whole tree.
+            map_submounts: !asked || opts.contains(&"ridmap"),
+            strict: asked,
+        },
+        maps,
+        required: asked,
+    })
+}
+
+/// The why of a bind the kernel refused to id-map.
+pub fn refused_reason(e: &dyn std::fmt::Display) -> String {
+    format!("the kernel refused to id-map it ({e}); bound with host ids")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mount(opts: &[&str]) -> Mount {
+        let mut m = Mount::default();
+        m.set_typ(Some("bind".into()))
+            .set_destination("/data".into())
+            .set_options(Some(opts.iter().map(|s| s.to_string()).collect()));
+        m
+    }
+
+    #[test]
+    fn plans() {
+        let tmp = tempfile::tempdir().unwrap();
+        match bind_plan(0, &mount(&["rbind", "rw"]), tmp.path(), false).unwrap() {
+            BindPlan::Idmap {
+                shape,
+                maps: None,
+                required: false,
+            } => assert!(shape.recursive && shape.map_submounts && !shape.strict),
+            p => panic!("{p:?}"),
+        }
+        match bind_plan(0, &mount(&["bind", "idmap"]), tmp.path(), false).unwrap() {
+            BindPlan::Idmap {
+                shape, required, ..
+            } => assert!(!shape.recursive && !shape.map_submounts && shape.strict && required),
+            p => panic!("{p:?}"),
+        }
+        match bind_plan(1, &mount(&["bind"]), Path::new("/dev/null"), false).unwrap() {
+            BindPlan::Plain { why: Some(w), .. } => assert!(w.contains("device node"), "{w}"),
+            p => panic!("{p:?}"),
+        }
+        match bind_plan(2, &mount(&["rbind"]), Path::new("/proc"), false).unwrap() {
+            BindPlan::Plain { why: Some(w), .. } => assert!(w.contains("proc"), "{w}"),
+            p => panic!("{p:?}"),
+        }
+        let e = bind_plan(3, &mount(&["rbind", "ridmap"]), Path::new("/proc"), false).unwrap_err();
+        assert!(e.to_string().contains("mounts[3] /data"), "{e}");
+        assert_eq!(
+            rootfs_plan(RootfsKind::Overlay, false),
+            RootfsPlan::OverlayWritable
+        );
+    }
+}
