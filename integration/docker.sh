@@ -46,6 +46,22 @@ host_paths() {
   return 0
 }
 
+# kill_ours WORK CGPARENT PID...: SIGKILL those of the PIDs (read from pid
+# files, which can outlive their process) that are still this run's: dockerd,
+# containerd and shims name WORK on their command line, containers' processes
+# sit in cgroups under CGPARENT.
+kill_ours() {
+  local w=$1 cg=$2 pid
+  shift 2
+  for pid in "$@"; do
+    [[ $pid =~ ^[0-9]+$ ]] || continue
+    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$w" ||
+       grep -qF ":$cg/" "/proc/$pid/cgroup" 2>/dev/null; then
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+}
+
 # ---------------------------------------------------------------- outer part
 if [ "${1:-}" != --inner ]; then
   [ "$(id -u)" = 0 ] || { echo "$0: must run as root" >&2; exit 2; }
@@ -63,15 +79,14 @@ if [ "${1:-}" != --inner ]; then
   made_dirs=()
   host_paths >"$work/host-paths-before"
   cleanup() {
-    local pid d
+    local d
     # The inner part cleans up after itself; this is for when it was killed:
     # dockerd, its containerd, the shims and the containers' init processes,
     # by the pid files they wrote.
-    for pid in $(cat "$work"/dockerd.pid "$work"/exec/containerd/containerd.pid \
+    # shellcheck disable=SC2046
+    kill_ours "$work" "$cgparent" $(cat "$work"/dockerd.pid "$work"/exec/containerd/containerd.pid \
         "$work"/exec/containerd/daemon/io.containerd.runtime.v2.task/*/*/shim.pid \
-        "$work"/exec/containerd/daemon/io.containerd.runtime.v2.task/*/*/init.pid 2>/dev/null); do
-      kill -9 "$pid" 2>/dev/null || true
-    done
+        "$work"/exec/containerd/daemon/io.containerd.runtime.v2.task/*/*/init.pid 2>/dev/null)
     # the containers' cgroups (cgroupfs, under our own parent)
     for d in /sys/fs/cgroup/*"$cgparent"; do
       [ -d "$d" ] && { find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; }
@@ -136,7 +151,7 @@ inner_cleanup() {
     # shellcheck disable=SC2086
     [ -z "$ids" ] || timeout 60 "$DOCKER" -H "unix://$sock" rm -f -v $ids >/dev/null 2>&1
   fi
-  local cpid pid d
+  local cpid d
   cpid=$(containerd_pid)
   if [ -n "$DPID" ]; then
     # dockerd stops its containerd on the way out
@@ -147,9 +162,10 @@ inner_cleanup() {
   fi
   # Shims, containers and containerd still alive: kill by the pid they wrote.
   for d in $(shim_dirs); do
-    for pid in $(cat "$d/shim.pid" "$d/init.pid" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+    # shellcheck disable=SC2046
+    kill_ours "$work" "$cgparent" $(cat "$d/shim.pid" "$d/init.pid" 2>/dev/null)
   done
-  [ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null
+  kill_ours "$work" "$cgparent" $cpid
   # Mounts made here vanish with the namespace; unmount them anyway so that
   # `rm -rf` outside never meets a busy directory.
   grep -o " $work[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
