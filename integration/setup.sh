@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Installs the real clients (containerd 1.6, podman 4.3 and helpers) and the
-# reference runtimes that integration/containerd.sh and integration/podman.sh
-# drive. Idempotent and quiet: does nothing when everything is installed.
+# Installs the real clients (containerd 1.6, podman 4.3 and helpers, Docker
+# Engine 20.10) and the reference runtimes that integration/containerd.sh,
+# integration/podman.sh and integration/docker.sh drive. Idempotent and quiet:
+# does nothing when everything is installed.
 # Installing the packages does not start anything the scripts rely on: they run
-# private instances only (containerd's Debian package may start a system
-# service; the scripts never talk to it).
+# private instances only (the containerd and docker.io packages may start
+# system services; the scripts never talk to them).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(
   containerd        # containerd 1.6, ctr, containerd-shim-runc-v2
   podman            # podman 4.3
+  docker.io         # Docker Engine 20.10: dockerd, the docker CLI, docker-init
+  procps            # ps: dockerd runs it on the host for `docker top`
   conmon            # podman's container monitor
   catatonit         # podman's init (--init), pulled by podman anyway
   uidmap            # newuidmap/newgidmap
