@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine, as root: installs what the
 # tests need, builds, runs the Rust tests (real containers), the real-client
-# scenarios (containerd, podman) against ward, and checks the benchmark runs.
+# scenarios (containerd, podman, Docker) against ward, and checks the benchmark runs.
 # Ends with one line: "N passed, M failed".
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +24,11 @@ if [ "${WARD_SKIP_CLIENTS:-}" != 1 ]; then
     echo "== $s $ward"
     bash "$s" "$ward" 2>&1 | tee -a "$log" || status=1
   done
+  # Docker with ward's defaults (its documented deviations checked as such),
+  # and a second runtime with the writable rootfs, as docs/docker.md sets up.
+  echo "== integration/docker.sh $ward"
+  WARD_DOCKER_HARDENED=1 WARD_DOCKER_WRITABLE_ARGS="--relax rootfs=writable" \
+    bash integration/docker.sh "$ward" 2>&1 | tee -a "$log" || status=1
 fi
 if [ "${WARD_SKIP_BENCH:-}" != 1 ]; then
   echo "== integration/bench.sh --quick (checks the benchmark works; not a speed test)"

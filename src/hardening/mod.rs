@@ -53,13 +53,33 @@ pub fn idmapped_rootfs_dir(
                 .unwrap_or(0)
         ),
     };
-    let target = base.join(name);
-    std::os::unix::fs::symlink(&target, ward_dir.join(userns::ROOTFS_MOUNT))
-        .map_err(err("recording the id-mapped rootfs"))?;
+    let target = base.join(&name);
+    let link = ward_dir.join(userns::ROOTFS_MOUNT);
+    std::os::unix::fs::symlink(&target, &link).map_err(err("recording the id-mapped rootfs"))?;
     // Leftovers from a crashed holder of this slot are cleared first.
     unmount_staging(&target);
-    std::fs::create_dir(&target).map_err(err(&format!("creating {}", target.display())))?;
-    Ok(target)
+    match std::fs::create_dir(&target) {
+        Ok(()) => Ok(target),
+        // Still there: something holds it (a mount another mount namespace
+        // or a bind over /run/ward-rootfs keeps busy). The slot is ours, the
+        // dir name need not be: stage beside it rather than fail every create
+        // that draws this slot.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let alt = base.join(format!("{name}-{}", std::process::id()));
+            tracing::warn!(
+                "{} is left over and busy; staging in {}",
+                target.display(),
+                alt.display()
+            );
+            std::fs::remove_file(&link)
+                .and_then(|()| std::os::unix::fs::symlink(&alt, &link))
+                .map_err(err("recording the id-mapped rootfs"))?;
+            unmount_staging(&alt);
+            std::fs::create_dir(&alt).map_err(err(&format!("creating {}", alt.display())))?;
+            Ok(alt)
+        }
+        Err(e) => Err(err(&format!("creating {}", target.display()))(e)),
+    }
 }
 
 /// Undoes what create staged in a slot's dir: the id-mapped root (`root`),

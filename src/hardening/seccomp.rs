@@ -124,8 +124,10 @@ fn compile_value(value: &serde_json::Value, source: &str) -> Result<CompiledFilt
     let c = translate::compile_json(value, arch)?;
     if !c.skipped_syscalls.is_empty() {
         // One line, not one per name: profiles written for many kernels and
-        // architectures name dozens of syscalls this table lacks.
-        tracing::warn!(
+        // architectures name dozens of syscalls this table lacks. Debug, as
+        // runc has it: Docker's default profile names ~60 of them on every
+        // create, and `ward inspect` lists them (skipped_syscalls).
+        tracing::debug!(
             "linux.seccomp: {} syscall(s) unknown on {}, skipped: {}",
             c.skipped_syscalls.len(),
             arch.scmp_name(),
@@ -140,8 +142,10 @@ fn compile_value(value: &serde_json::Value, source: &str) -> Result<CompiledFilt
             "linux.seccomp.listenerPath: ward does not support seccomp notification, ignored"
         );
     }
+    // Docker lists x86 and x32 beside x86_64 in every profile; ward denies
+    // those ABIs by design (README), so this is no news in the client's log.
     for a in &c.foreign_architectures {
-        tracing::warn!(
+        tracing::debug!(
             architecture = %a,
             "linux.seccomp.architectures: ward filters the native ABI only; syscalls of other ABIs kill the process"
         );
