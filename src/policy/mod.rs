@@ -90,15 +90,15 @@ pub fn build(
 
     // seccomp is ward's own: compile the spec's profile now (errors name the
     // field), and keep it away from libcontainer, which would only warn about it.
+    // The spec's profile is the spec's, not ward's addition: it applies whether
+    // or not ward's baseline is relaxed.
     let mut spec_filter = None;
     let mut spec_summary = None;
     let spec_profile = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     if let Some(profile) = &spec_profile {
         let compiled = seccomp::compile_oci(profile)?;
-        if !relaxed(Layer::Seccomp) {
-            spec_filter = Some(seccomp::to_bytes(&compiled.program));
-            spec_summary = Some(compiled.summary);
-        }
+        spec_filter = Some(seccomp::to_bytes(&compiled.program));
+        spec_summary = Some(compiled.summary);
     }
     if let Some(mut linux) = spec.linux().clone() {
         linux.set_seccomp(None);

@@ -1,0 +1,167 @@
+//! A relaxation lifts only ward's addition to a layer: whatever the spec itself
+//! asks for in that layer still applies (issue #15, conformance).
+
+mod common;
+use common::*;
+use serde_json::json;
+
+fn status_of(out: &str, key: &str) -> String {
+    out.lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{key}:"))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+fn hex(out: &str, key: &str) -> u64 {
+    u64::from_str_radix(&status_of(out, key), 16).unwrap_or_else(|_| panic!("{key}: {out}"))
+}
+
+fn bits(caps: &[u32]) -> u64 {
+    caps.iter().fold(0, |m, c| m | (1u64 << c))
+}
+
+fn run_sh(env: &Env, name: &str, script: &str) -> String {
+    env.args(&["sh", "-c", script]);
+    let id = env.id(name);
+    let out = env.run(&id);
+    assert!(
+        out.status.success(),
+        "{name}: {}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    stdout(&out)
+}
+
+#[test]
+fn seccomp_relaxed_keeps_the_spec_profile() {
+    let env = Env::new();
+    env.with_probe();
+    env.annotate("run.ward.seccomp", "unconfined");
+    env.edit(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+    });
+    let out = run_sh(
+        &env,
+        "sc-spec",
+        "grep -E '^Seccomp' /proc/self/status; echo mkdir=$(probe mkdir /tmp/d); echo keyctl=$(probe keyctl)",
+    );
+    assert_eq!(status_of(&out, "Seccomp"), "2", "{out}");
+    assert_eq!(
+        status_of(&out, "Seccomp_filters"),
+        "1",
+        "only the spec's filter: {out}"
+    );
+    assert!(
+        out.contains("mkdir=EPERM"),
+        "the spec profile applies: {out}"
+    );
+    assert!(
+        out.contains("keyctl=ok"),
+        "ward's baseline is lifted: {out}"
+    );
+
+    // relaxed without a spec profile: no filter at all
+    env.edit(|c| {
+        c["linux"].as_object_mut().unwrap().remove("seccomp");
+    });
+    let out = run_sh(&env, "sc-none", "cat /proc/self/status");
+    assert_eq!(status_of(&out, "Seccomp"), "0", "{out}");
+}
+
+#[test]
+fn caps_relaxed_gives_exactly_the_spec_sets() {
+    let env = Env::new();
+    env.annotate("run.ward.caps", "spec");
+    env.edit(|c| {
+        let three = json!(["CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_NET_RAW"]);
+        c["process"]["capabilities"] = json!({
+            "bounding": three, "effective": three, "permitted": three,
+            "inheritable": ["CAP_NET_RAW"], "ambient": []
+        });
+    });
+    let out = run_sh(&env, "caps-spec", "cat /proc/self/status");
+    let want = bits(&[0, 13, 21]);
+    assert_eq!(hex(&out, "CapBnd"), want, "{out}");
+    assert_eq!(hex(&out, "CapEff"), want, "{out}");
+    assert_eq!(hex(&out, "CapPrm"), want, "{out}");
+    assert_eq!(hex(&out, "CapInh"), bits(&[13]), "{out}");
+    assert_eq!(hex(&out, "CapAmb"), 0, "{out}");
+
+    // no process.capabilities: none at all (runc), not ward's minimal set
+    env.edit(|c| {
+        c["process"].as_object_mut().unwrap().remove("capabilities");
+    });
+    let out = run_sh(&env, "caps-none", "cat /proc/self/status");
+    for k in ["CapBnd", "CapEff", "CapPrm", "CapInh", "CapAmb"] {
+        assert_eq!(hex(&out, k), 0, "{k}: {out}");
+    }
+}
+
+#[test]
+fn rootfs_relaxed_honours_the_spec_readonly_root() {
+    let env = Env::new();
+    env.with_probe();
+    env.annotate("run.ward.rootfs", "writable");
+    env.edit(|c| c["root"]["readonly"] = true.into());
+    let out = run_sh(
+        &env,
+        "ro-spec",
+        "echo root=$(probe write /x); echo tmp=$(probe write /tmp/x); grep -c ' /tmp ' /proc/self/mountinfo; true",
+    );
+    assert!(out.contains("root=EROFS"), "spec root.readonly: {out}");
+    // no scratch tmpfs from ward: /tmp is part of the read-only root
+    assert!(out.contains("tmp=EROFS"), "{out}");
+    assert!(out.lines().any(|l| l == "0"), "no /tmp mount: {out}");
+
+    env.edit(|c| c["root"]["readonly"] = false.into());
+    let out = run_sh(&env, "rw-spec", "echo root=$(probe write /x)");
+    assert!(out.contains("root=ok"), "{out}");
+}
+
+#[test]
+fn landlock_relaxed_still_applies_the_spec_ruleset() {
+    let env = Env::new();
+    env.with_probe();
+    env.annotate("run.ward.landlock", "off");
+    let ruleset = json!({
+        "ruleset": {"handledAccessFS": ["make_dir"]},
+        "rules": {"pathBeneath": [{"allowedAccess": ["make_dir"], "paths": ["/run"]}]}
+    });
+    env.annotate("run.ward.landlock.spec", &ruleset.to_string());
+    let script = "echo tmp=$(probe mkdir /tmp/d); echo run=$(probe mkdir /run/d); cp /bin/busybox /tmp/true && /tmp/true && echo tmp-exec=ok";
+    let out = run_sh(&env, "ll-spec", script);
+    assert!(
+        out.contains("tmp=EACCES"),
+        "the spec ruleset applies: {out}"
+    );
+    assert!(out.contains("run=ok"), "{out}");
+    assert!(
+        out.contains("tmp-exec=ok"),
+        "ward's own ruleset is lifted: {out}"
+    );
+}
+
+#[test]
+fn userns_relaxed_keeps_the_spec_user_namespace() {
+    let env = Env::new();
+    env.annotate("run.ward.userns", "host");
+    env.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 1000}]);
+        c["linux"]["gidMappings"] =
+            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 1000}]);
+    });
+    let out = run_sh(&env, "userns-spec", "cat /proc/self/uid_map");
+    let m: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(m, vec!["0", "3000000000", "1000"], "{out}");
+}
