@@ -104,7 +104,10 @@ pub fn features() -> serde_json::Value {
         "annotations": {
             "run.oci.ward.landlock.abi": landlock::abi().map(|a| a.to_string()).unwrap_or_else(|| "none".into()),
             "run.oci.ward.seccomp": "default-deny baseline (precompiled), spec profiles stacked",
-            "run.oci.ward.relaxations": "run.ward.seccomp=unconfined run.ward.rootfs=writable run.ward.landlock=off run.ward.caps=spec run.ward.userns=host",
+            "run.oci.ward.relaxations": crate::policy::relax::all_keys()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" "),
             "org.opencontainers.runc.version": env!("CARGO_PKG_VERSION")
         }
     })

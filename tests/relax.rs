@@ -165,3 +165,70 @@ fn userns_relaxed_keeps_the_spec_user_namespace() {
     let m: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(m, vec!["0", "3000000000", "1000"], "{out}");
 }
+
+/// `run.ward.nnp=spec`: no_new_privs as the spec says, every other layer kept.
+#[test]
+fn nnp_relaxed_follows_the_spec_and_keeps_other_layers() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.with_probe();
+    // a setuid-root copy of the probe, run by uid 1000
+    let suid = env.bundle.join("rootfs/bin/suid-probe");
+    std::fs::copy(env.bundle.join("rootfs/bin/probe"), &suid).unwrap();
+    std::os::unix::fs::chown(&suid, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    env.edit(|c| {
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        c["process"]["noNewPrivileges"] = false.into();
+    });
+    let script = "grep -E '^(NoNewPrivs|Seccomp|Seccomp_filters|CapBnd):' /proc/self/status; \
+                  suid-probe ids; echo keyctl=$(probe keyctl); \
+                  cp /bin/busybox /tmp/true && (/tmp/true && echo tmp-exec=ok || echo tmp-exec=denied)";
+
+    // default: no_new_privs on whatever the spec says, setuid does not elevate
+    let out = run_sh(&env, "nnp-default", script);
+    assert_eq!(status_of(&out, "NoNewPrivs"), "1", "{out}");
+    assert!(out.contains("uid=1000 euid=1000"), "{out}");
+
+    env.annotate("run.ward.nnp", "spec");
+    let out = run_sh(&env, "nnp-spec", script);
+    assert_eq!(status_of(&out, "NoNewPrivs"), "0", "{out}");
+    assert!(out.contains("uid=1000 euid=0"), "setuid elevates: {out}");
+    // the other layers are all still in force
+    assert_eq!(status_of(&out, "Seccomp"), "2", "{out}");
+    assert_eq!(status_of(&out, "Seccomp_filters"), "1", "{out}");
+    assert!(out.contains("keyctl=EPERM"), "{out}");
+    assert!(out.contains("tmp-exec=denied"), "Landlock: {out}");
+    assert_eq!(
+        hex(&out, "CapBnd") & (1 << 21),
+        0,
+        "no CAP_SYS_ADMIN: {out}"
+    );
+
+    // exec: the container spec's value, or --no-new-privs
+    let id = env.id("nnp-exec");
+    env.args(&["sleep", "1000"]);
+    env.start(&id);
+    let st = |extra: &[&str]| {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&[&id, "sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; cp /bin/busybox /tmp/t2 && (/tmp/t2 true && echo tmp-exec=ok || echo tmp-exec=denied)"]);
+        let out = env.ward(&a);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let out = st(&[]);
+    assert_eq!(status_of(&out, "NoNewPrivs"), "0", "{out}");
+    assert_eq!(status_of(&out, "Seccomp"), "2", "{out}");
+    assert!(out.contains("tmp-exec=denied"), "{out}");
+    let out = st(&["--no-new-privs"]);
+    assert_eq!(status_of(&out, "NoNewPrivs"), "1", "{out}");
+    assert_eq!(status_of(&out, "Seccomp"), "2", "{out}");
+
+    // a spec asking for no_new_privs keeps it when relaxed
+    env.ok(&["delete", "-f", &id]);
+    env.edit(|c| c["process"]["noNewPrivileges"] = true.into());
+    let out = run_sh(&env, "nnp-spec-on", script);
+    assert_eq!(status_of(&out, "NoNewPrivs"), "1", "{out}");
+    assert!(out.contains("uid=1000 euid=1000"), "{out}");
+}

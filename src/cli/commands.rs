@@ -169,6 +169,7 @@ fn exec_process(root: &StateRoot, a: ExecArgs) -> Result<i32> {
         user,
         additional_gids: a.additional_gids.clone(),
         caps: a.cap.clone(),
+        no_new_privs: a.no_new_privs,
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
     };

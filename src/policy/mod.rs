@@ -117,8 +117,15 @@ pub fn build(
     let caps = capabilities::restrict(spec_caps.as_ref(), relaxed(Layer::Caps));
     let cap_sets = capabilities::describe(spec_caps.as_ref(), &caps);
     process.set_capabilities(Some(caps));
-    // no_new_privs is not relaxable: seccomp and Landlock rely on it.
-    process.set_no_new_privileges(Some(true));
+    // no_new_privs: always on unless relaxed, then as the spec says. Without it
+    // the executor installs seccomp and Landlock while the process still holds
+    // CAP_SYS_ADMIN (see executor.rs), so both layers stay in force.
+    let no_new_privs = if relaxed(Layer::Nnp) {
+        process.no_new_privileges() == Some(true)
+    } else {
+        true
+    };
+    process.set_no_new_privileges(Some(no_new_privs));
     spec.set_process(Some(process));
 
     // Rootfs, /proc and /sys.
@@ -155,7 +162,7 @@ pub fn build(
                 spec_summary,
             },
             capabilities: cap_sets,
-            no_new_privs: true,
+            no_new_privs,
             rootfs_readonly,
             scratch_mounts,
             masked_paths,

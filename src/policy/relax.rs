@@ -24,6 +24,8 @@ pub enum Layer {
     Landlock,
     Caps,
     Userns,
+    /// `process.noNewPrivileges` as the spec says, instead of always on.
+    Nnp,
 }
 
 /// (layer, the only value that relaxes it)
@@ -33,7 +35,13 @@ const KEYS: &[(&str, Layer, &str)] = &[
     ("landlock", Layer::Landlock, "off"),
     ("caps", Layer::Caps, "spec"),
     ("userns", Layer::Userns, "host"),
+    ("nnp", Layer::Nnp, "spec"),
 ];
+
+/// Every relaxation as `run.ward.KEY=VALUE`, for `ward features` and docs.
+pub fn all_keys() -> impl Iterator<Item = (String, &'static str)> {
+    KEYS.iter().map(|(k, _, v)| (format!("{PREFIX}{k}"), *v))
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Relaxation {
