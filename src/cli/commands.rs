@@ -84,7 +84,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             if path.exists() {
                 bail!("{}: file already exists", path.display());
             }
-            let spec = ward::specgen::default_spec(rootless);
+            let spec =
+                ward::specgen::default_spec(rootless).context("building the spec template")?;
             let data = serde_json::to_string_pretty(&spec)?;
             std::fs::write(&path, data).with_context(|| format!("writing {}", path.display()))?;
             Ok(0)
