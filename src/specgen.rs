@@ -204,16 +204,38 @@ pub fn features() -> serde_json::Value {
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": true}}
         },
-        "annotations": {
-            "run.oci.ward.landlock.abi": landlock::abi().map(|a| a.to_string()).unwrap_or_else(|| "none".into()),
-            "run.oci.ward.seccomp": "default-deny baseline (precompiled), spec profiles stacked",
-            "run.oci.ward.relaxations": crate::policy::relax::all_keys()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(" "),
-            "org.opencontainers.runc.version": env!("CARGO_PKG_VERSION")
-        }
+        "annotations": annotations()
     })
+}
+
+/// runc's features list runtime facts under "annotations"; ward adds every
+/// annotation it understands: each relaxation key with the value that lifts
+/// that layer (restoring the spec), and the Landlock ruleset annotation.
+fn annotations() -> serde_json::Value {
+    let mut a = serde_json::Map::new();
+    for (k, v) in crate::policy::relax::all_keys() {
+        a.insert(k, v.into());
+    }
+    a.insert(
+        crate::policy::relax::LANDLOCK_SPEC_KEY.into(),
+        "runtime-spec PR 1241 linux.landlock object (JSON), stacked on ward's ruleset".into(),
+    );
+    a.insert(
+        "run.oci.ward.landlock.abi".into(),
+        landlock::abi()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "none".into())
+            .into(),
+    );
+    a.insert(
+        "run.oci.ward.seccomp".into(),
+        "default-deny baseline (precompiled), spec profiles stacked".into(),
+    );
+    a.insert(
+        "org.opencontainers.runc.version".into(),
+        env!("CARGO_PKG_VERSION").into(),
+    );
+    serde_json::Value::Object(a)
 }
 
 use oci_spec::runtime::Capability as C;

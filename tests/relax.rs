@@ -134,7 +134,7 @@ fn landlock_relaxed_still_applies_the_spec_ruleset() {
         "rules": {"pathBeneath": [{"allowedAccess": ["make_dir"], "paths": ["/run"]}]}
     });
     env.annotate("run.ward.landlock.spec", &ruleset.to_string());
-    let script = "echo tmp=$(probe mkdir /tmp/d); echo run=$(probe mkdir /run/d); cp /bin/busybox /tmp/true && /tmp/true && echo tmp-exec=ok";
+    let script = "echo tmp=$(probe mkdir /tmp/d); echo run=$(probe mkdir /run/d); cp /bin/busybox /tmp/true && /tmp/true && echo tmp-exec=ok; true";
     let out = run_sh(&env, "ll-spec", script);
     assert!(
         out.contains("tmp=EACCES"),
@@ -231,4 +231,92 @@ fn nnp_relaxed_follows_the_spec_and_keeps_other_layers() {
     let out = run_sh(&env, "nnp-spec-on", script);
     assert_eq!(status_of(&out, "NoNewPrivs"), "1", "{out}");
     assert!(out.contains("uid=1000 euid=1000"), "{out}");
+}
+
+/// Every relaxation `ward features` lists, with the value that lifts it.
+const ALL: &[(&str, &str)] = &[
+    ("run.ward.seccomp", "unconfined"),
+    ("run.ward.rootfs", "writable"),
+    ("run.ward.landlock", "off"),
+    ("run.ward.caps", "spec"),
+    ("run.ward.userns", "host"),
+    ("run.ward.nnp", "spec"),
+    ("run.ward.pids", "spec"),
+    ("run.ward.paths", "spec"),
+];
+
+#[test]
+fn features_lists_every_relaxation() {
+    let env = Env::new();
+    let f: serde_json::Value = serde_json::from_str(&env.ok(&["features"])).unwrap();
+    assert!(f["ociVersionMax"].as_str().unwrap().starts_with("1."));
+    let a = f["annotations"].as_object().unwrap();
+    for (k, v) in ALL {
+        assert_eq!(a.get(*k).and_then(|x| x.as_str()), Some(*v), "{k}: {a:?}");
+    }
+    assert!(a.contains_key("run.ward.landlock.spec"), "{a:?}");
+    let listed = a
+        .keys()
+        .filter(|k| k.starts_with("run.ward.") && *k != "run.ward.landlock.spec")
+        .count();
+    assert_eq!(
+        listed,
+        ALL.len(),
+        "a relaxation this test does not know: {a:?}"
+    );
+}
+
+/// With every layer relaxed, the container gets what the spec says and nothing
+/// ward would add: the conformance baseline of issue #15.
+#[test]
+fn everything_relaxed_runs_the_spec_as_given() {
+    let env = Env::new();
+    env.edit(|c| {
+        let two = json!(["CAP_CHOWN", "CAP_SYS_ADMIN"]);
+        c["process"]["capabilities"] = json!({"bounding": two, "effective": two, "permitted": two});
+        c["process"]["noNewPrivileges"] = false.into();
+        c["root"]["readonly"] = false.into();
+        c["linux"]["maskedPaths"] = json!(["/proc/keys"]);
+        c["linux"]["readonlyPaths"] = json!([]);
+    });
+    let script = "grep -E '^(NoNewPrivs|Seccomp|CapBnd|CapEff):' /proc/self/status; \
+                  awk '{print \"uid_map=\" $1 \",\" $2 \",\" $3}' /proc/self/uid_map; \
+                  echo keys=$(wc -c < /proc/keys); \
+                  echo sysro=$(grep -c ' /proc/sys ' /proc/self/mountinfo); \
+                  echo tmpmnt=$(grep -c ' /tmp ' /proc/self/mountinfo); \
+                  echo pids.max=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max); \
+                  echo x > /rootfile && echo root=rw; \
+                  cp /bin/busybox /tmp/true && /tmp/true && echo tmp-exec=ok; true";
+
+    // ward's defaults on the same spec, for contrast
+    let out = run_sh(&env, "all-default", script);
+    assert!(out.contains("pids.max=1024"), "{out}");
+    assert!(out.contains("keys=0"), "{out}");
+    assert!(!out.contains("sysro=0"), "{out}");
+    assert!(!out.contains("root=rw"), "{out}");
+
+    for (k, v) in ALL {
+        env.annotate(k, v);
+    }
+    let out = run_sh(&env, "all-relaxed", script);
+    assert_eq!(status_of(&out, "NoNewPrivs"), "0", "{out}");
+    assert_eq!(status_of(&out, "Seccomp"), "0", "{out}");
+    assert_eq!(hex(&out, "CapBnd"), bits(&[0, 21]), "{out}");
+    assert_eq!(hex(&out, "CapEff"), bits(&[0, 21]), "{out}");
+    assert!(out.contains("uid_map=0,0,4294967295"), "{out}");
+    assert!(out.contains("keys=0"), "the spec's masked path: {out}");
+    assert!(out.contains("sysro=0"), "no read-only /proc/sys: {out}");
+    assert!(out.contains("tmpmnt=0"), "no scratch tmpfs: {out}");
+    assert!(out.contains("pids.max=max"), "no pids limit: {out}");
+    assert!(out.contains("root=rw"), "{out}");
+    assert!(out.contains("tmp-exec=ok"), "no Landlock: {out}");
+    let id = env.id("all-relaxed-inspect");
+    env.create(&id);
+    let r: serde_json::Value =
+        serde_json::from_str(&env.ok(&["inspect", "-f", "json", &id])).unwrap();
+    let p = &r["policy"];
+    assert_eq!(p["relaxations"].as_array().unwrap().len(), ALL.len(), "{r}");
+    assert!(p["pids_limit"].is_null(), "{r}");
+    assert_eq!(p["masked_paths"], json!(["/proc/keys"]), "{r}");
+    assert_eq!(p["no_new_privs"], false, "{r}");
 }

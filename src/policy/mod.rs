@@ -136,10 +136,30 @@ pub fn build(
     };
     // The relaxation lifts ward's default; a spec that asks for read-only keeps it.
     let rootfs_readonly = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
-    let (masked_paths, readonly_paths) = rootfs::harden_proc_sys(&mut spec);
+    let (masked_paths, readonly_paths) = if relaxed(Layer::Paths) {
+        let linux = spec.linux().as_ref();
+        (
+            linux
+                .and_then(|l| l.masked_paths().clone())
+                .unwrap_or_default(),
+            linux
+                .and_then(|l| l.readonly_paths().clone())
+                .unwrap_or_default(),
+        )
+    } else {
+        rootfs::harden_proc_sys(&mut spec)
+    };
 
     // pids limit.
-    let pids_limit = set_default_pids(&mut spec)?;
+    let pids_limit = if relaxed(Layer::Pids) {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.pids().as_ref())
+            .map(|p| p.limit())
+    } else {
+        set_default_pids(&mut spec)?
+    };
 
     // Landlock, derived from the final mounts.
     let landlock = if relaxed(Layer::Landlock) {

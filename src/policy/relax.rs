@@ -26,6 +26,10 @@ pub enum Layer {
     Userns,
     /// `process.noNewPrivileges` as the spec says, instead of always on.
     Nnp,
+    /// No default pids limit: `linux.resources.pids` as the spec says.
+    Pids,
+    /// `linux.maskedPaths` and `linux.readonlyPaths` exactly as the spec lists.
+    Paths,
 }
 
 /// (layer, the only value that relaxes it)
@@ -36,6 +40,8 @@ const KEYS: &[(&str, Layer, &str)] = &[
     ("caps", Layer::Caps, "spec"),
     ("userns", Layer::Userns, "host"),
     ("nnp", Layer::Nnp, "spec"),
+    ("pids", Layer::Pids, "spec"),
+    ("paths", Layer::Paths, "spec"),
 ];
 
 /// Every relaxation as `run.ward.KEY=VALUE`, for `ward features` and docs.
