@@ -61,10 +61,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
         Err(e) => return Err(io_err("reading saved seccomp profile")(e)),
     };
     let caps_relaxed = policy.relaxations.iter().any(|r| r.layer == Layer::Caps);
-    // Relaxed, no_new_privs is runc's: --no-new-privs, else the process.json's
-    // or the container spec's value (libcontainer falls back to the latter).
-    let nnp_relaxed = policy.relaxations.iter().any(|r| r.layer == Layer::Nnp);
-    let force_nnp = !nnp_relaxed || opts.no_new_privs;
+    let force_nnp = policy.exec_forces_no_new_privs(opts.no_new_privs);
     let process_file = match &opts.process {
         Some(p) => Some(sanitized_process(
             root,

@@ -215,6 +215,14 @@ fn set_default_pids(spec: &mut Spec) -> Result<Option<i64>> {
 }
 
 impl Policy {
+    /// Whether an exec'd process gets no_new_privs whatever it asks for:
+    /// always, unless the nnp layer is relaxed; then as runc: `--no-new-privs`
+    /// (`flag`), else the process's own value (process.json, or the container
+    /// spec's, which libcontainer falls back to).
+    pub fn exec_forces_no_new_privs(&self, flag: bool) -> bool {
+        flag || !self.relaxations.iter().any(|r| r.layer == Layer::Nnp)
+    }
+
     pub fn save(&self, path: &Path) -> Result<()> {
         let data = serde_json::to_vec_pretty(self)
             .map_err(|e| WardError::Invalid(format!("serialising policy: {e}")))?;
