@@ -71,6 +71,13 @@ fi
 # all of it goes when the last process in it exits.
 RUNTIME=$2
 work=$3
+# The work dir comes from the outer part's mktemp: anything else (a relative or
+# unexpanded path such as a literal '$work' from a hand-typed --inner call)
+# would put the clients' storage into the current directory, the checkout.
+case "$work" in
+  /tmp/ward-*) [ -d "$work" ] || { echo "$0 --inner: $work is not a directory" >&2; exit 2; } ;;
+  *) echo "$0 --inner: work dir must be the outer part's /tmp/ward-* dir, got '$work'" >&2; exit 2 ;;
+esac
 NS=$(basename "$work")
 sock=$work/containerd.sock
 SCEN_OUT=$work/scenario.out

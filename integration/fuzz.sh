@@ -32,6 +32,15 @@ if ! rustc --version | grep -q nightly; then
     export RUSTC_BOOTSTRAP="${RUSTC_BOOTSTRAP:-1}"
 fi
 
+# The run must leave the checkout as it was: fuzz/Cargo.lock is committed and
+# must already match fuzz/Cargo.toml and ward's dependencies (--locked), or the
+# build below would rewrite it.
+if ! lockerr=$(cargo metadata --locked --format-version 1 2>&1 >/dev/null); then
+    printf '%s\n' "$lockerr" | grep -m3 error >&2
+    echo "fuzz/Cargo.lock is out of date: run 'cargo update -w' in fuzz/ and commit it" >&2
+    exit 2
+fi
+
 TARGETS="${FUZZ_TARGETS:-$(cargo fuzz list)}"
 LOGDIR="$(mktemp -d)"
 trap 'rm -rf "$LOGDIR"' EXIT

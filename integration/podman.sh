@@ -59,6 +59,13 @@ fi
 RUNTIME=$2
 work=$3
 cgparent=$4
+# The work dir comes from the outer part's mktemp: anything else (a relative or
+# unexpanded path such as a literal '$work' from a hand-typed --inner call)
+# would put the clients' storage into the current directory, the checkout.
+case "$work" in
+  /tmp/ward-*) [ -d "$work" ] || { echo "$0 --inner: $work is not a directory" >&2; exit 2; } ;;
+  *) echo "$0 --inner: work dir must be the outer part's /tmp/ward-* dir, got '$work'" >&2; exit 2 ;;
+esac
 SCEN_OUT=$work/scenario.out
 
 mount -t tmpfs -o mode=0755 ward-test /run

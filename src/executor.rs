@@ -5,14 +5,30 @@
 //! the workload cannot undo: Landlock (needs the landlock syscalls, so before
 //! seccomp), then the seccomp filters (baseline first, the spec's stacked on
 //! top), then execve.
+//!
+//! Without no_new_privs (`run.ward.nnp=spec` and a spec asking for none), the
+//! kernel only accepts a filter or a ruleset from a process holding
+//! CAP_SYS_ADMIN, so the same steps run earlier, from
+//! `before_capabilities_dropped`, as runc does for its seccomp filter.
 
 use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
 use oci_spec::runtime::Spec;
 
 use crate::hardening::{landlock, seccomp};
 use crate::policy::Policy;
+
+/// Set once this process has installed its Landlock ruleset and seccomp
+/// filters. The init (or exec'd) process is a fresh clone of a ward that never
+/// hardens itself, so it starts false there.
+static HARDENED: AtomicBool = AtomicBool::new(false);
+
+fn no_new_privs_set() -> bool {
+    // SAFETY: PR_GET_NO_NEW_PRIVS takes no pointers.
+    unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 }
+}
 
 #[derive(Clone)]
 pub struct WardExecutor {
@@ -42,6 +58,9 @@ impl WardExecutor {
     }
 
     fn harden(&self) -> Result<(), String> {
+        if HARDENED.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
         if let Some(ll) = &self.policy.landlock {
             let status = if self.exec {
                 landlock::apply(&ll.for_exec())
@@ -68,6 +87,15 @@ impl WardExecutor {
 }
 
 impl Executor for WardExecutor {
+    /// Without no_new_privs, now is the last moment CAP_SYS_ADMIN is held.
+    /// With it, wait: the fewer syscalls run under the filters, the better.
+    fn before_capabilities_dropped(&self, _spec: &Spec) -> Result<(), ExecutorError> {
+        if no_new_privs_set() {
+            return Ok(());
+        }
+        self.harden().map_err(ExecutorError::Other)
+    }
+
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {
         let args = spec
             .process()

@@ -5,27 +5,143 @@ use serde_json::json;
 use crate::hardening::capabilities::cap_name;
 use crate::hardening::landlock;
 
-/// OCI runtime-spec version ward implements.
+/// OCI runtime-spec version ward implements (`ociVersion` of `ward spec`,
+/// `ociVersionMax` of `ward features`).
 pub const OCI_VERSION: &str = "1.2.0";
 
-/// runc's default spec (oci-spec's default mirrors it); `rootless` maps the
-/// caller's ids as runc does.
-pub fn default_spec(rootless: bool) -> oci_spec::runtime::Spec {
+/// `runc spec`'s template (runc's libcontainer/specconv Example), with
+/// hostname "ward"; `rootless` applies runc's ToRootless, and ward then maps
+/// the user's subordinate ids to container ids 1 and up. Returned as JSON (the
+/// capability lists keep runc's sorted order) after checking it parses as a
+/// spec.
+pub fn default_spec(rootless: bool) -> Result<serde_json::Value, serde_json::Error> {
+    let mut v = runc_template(cgroup2_unified());
     if rootless {
         let uid = nix::unistd::geteuid().as_raw();
         let gid = nix::unistd::getegid().as_raw();
-        let mut spec = oci_spec::runtime::Spec::rootless(uid, gid);
-        add_subordinate_ids(&mut spec, uid);
-        spec
-    } else {
-        oci_spec::runtime::Spec::default()
+        to_rootless(&mut v, uid, gid);
+        add_subordinate_ids(&mut v, uid);
+    }
+    serde_json::from_value::<oci_spec::runtime::Spec>(v.clone())?;
+    Ok(v)
+}
+
+/// runc adds a cgroup namespace only on a cgroup v2 (unified) host.
+fn cgroup2_unified() -> bool {
+    nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
+}
+
+fn runc_template(cgroupns: bool) -> serde_json::Value {
+    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "network"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+    ];
+    if cgroupns {
+        namespaces.push(json!({"type": "cgroup"}));
+    }
+    json!({
+        "ociVersion": OCI_VERSION,
+        "process": {
+            "terminal": true,
+            "user": {"uid": 0, "gid": 0},
+            "args": ["sh"],
+            "env": [
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "TERM=xterm"
+            ],
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "ward",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+        ],
+        "linux": {
+            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+            "namespaces": namespaces,
+            "maskedPaths": RUNC_MASKED,
+            "readonlyPaths": RUNC_READONLY
+        }
+    })
+}
+
+/// runc's template masked and read-only paths.
+pub const RUNC_MASKED: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/sys/firmware",
+    "/proc/scsi",
+    "/sys/devices/virtual/tpm",
+];
+pub const RUNC_READONLY: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// runc's ToRootless: no network namespace, a user namespace mapping the
+/// caller to root, /sys bind-mounted, no uid=/gid= mount options, no cgroup
+/// resources.
+fn to_rootless(v: &mut serde_json::Value, uid: u32, gid: u32) {
+    let linux = &mut v["linux"];
+    if let Some(ns) = linux["namespaces"].as_array_mut() {
+        ns.retain(|n| n["type"] != "network" && n["type"] != "user");
+        ns.push(json!({"type": "user"}));
+    }
+    linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
+    linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
+    if let Some(l) = linux.as_object_mut() {
+        l.remove("resources");
+    }
+    if let Some(mounts) = v["mounts"].as_array_mut() {
+        for m in mounts.iter_mut() {
+            if m["destination"] == "/sys" {
+                *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
+                            "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+                continue;
+            }
+            if let Some(opts) = m["options"].as_array_mut() {
+                opts.retain(|o| {
+                    let o = o.as_str().unwrap_or_default();
+                    !o.starts_with("gid=") && !o.starts_with("uid=")
+                });
+            }
+        }
     }
 }
 
 /// Container ids 1.. map to the user's /etc/subuid and /etc/subgid range, so
 /// the container has ordinary users too (written by newuidmap/newgidmap).
-fn add_subordinate_ids(spec: &mut oci_spec::runtime::Spec, uid: u32) {
-    use oci_spec::runtime::LinuxIdMappingBuilder;
+fn add_subordinate_ids(v: &mut serde_json::Value, uid: u32) {
     let Some(name) = nix::unistd::User::from_uid(uid.into())
         .ok()
         .flatten()
@@ -47,24 +163,11 @@ fn add_subordinate_ids(spec: &mut oci_spec::runtime::Spec, uid: u32) {
     let (Some((us, uc)), Some((gs, gc))) = (range("/etc/subuid"), range("/etc/subgid")) else {
         return;
     };
-    let Some(mut linux) = spec.linux().clone() else {
-        return;
-    };
-    let extend = |maps: Option<Vec<oci_spec::runtime::LinuxIdMapping>>, start: u32, count: u32| {
-        let mut v = maps.unwrap_or_default();
-        if let Ok(m) = LinuxIdMappingBuilder::default()
-            .container_id(1u32)
-            .host_id(start)
-            .size(count)
-            .build()
-        {
-            v.push(m);
+    for (key, start, count) in [("uidMappings", us, uc), ("gidMappings", gs, gc)] {
+        if let Some(maps) = v["linux"][key].as_array_mut() {
+            maps.push(json!({"containerID": 1, "hostID": start, "size": count}));
         }
-        Some(v)
-    };
-    linux.set_uid_mappings(extend(linux.uid_mappings().clone(), us, uc));
-    linux.set_gid_mappings(extend(linux.gid_mappings().clone(), gs, gc));
-    spec.set_linux(Some(linux));
+    }
 }
 
 /// The OCI features document (runtime-spec features.md).
@@ -101,13 +204,38 @@ pub fn features() -> serde_json::Value {
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": true}}
         },
-        "annotations": {
-            "run.oci.ward.landlock.abi": landlock::abi().map(|a| a.to_string()).unwrap_or_else(|| "none".into()),
-            "run.oci.ward.seccomp": "default-deny baseline (precompiled), spec profiles stacked",
-            "run.oci.ward.relaxations": "run.ward.seccomp=unconfined run.ward.rootfs=writable run.ward.landlock=off run.ward.caps=spec run.ward.userns=host",
-            "org.opencontainers.runc.version": env!("CARGO_PKG_VERSION")
-        }
+        "annotations": annotations()
     })
+}
+
+/// runc's features list runtime facts under "annotations"; ward adds every
+/// annotation it understands: each relaxation key with the value that lifts
+/// that layer (restoring the spec), and the Landlock ruleset annotation.
+fn annotations() -> serde_json::Value {
+    let mut a = serde_json::Map::new();
+    for (k, v) in crate::policy::relax::all_keys() {
+        a.insert(k, v.into());
+    }
+    a.insert(
+        crate::policy::relax::LANDLOCK_SPEC_KEY.into(),
+        "runtime-spec PR 1241 linux.landlock object (JSON), stacked on ward's ruleset".into(),
+    );
+    a.insert(
+        "run.oci.ward.landlock.abi".into(),
+        landlock::abi()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "none".into())
+            .into(),
+    );
+    a.insert(
+        "run.oci.ward.seccomp".into(),
+        "default-deny baseline (precompiled), spec profiles stacked".into(),
+    );
+    a.insert(
+        "org.opencontainers.runc.version".into(),
+        env!("CARGO_PKG_VERSION").into(),
+    );
+    serde_json::Value::Object(a)
 }
 
 use oci_spec::runtime::Capability as C;

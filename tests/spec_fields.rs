@@ -165,3 +165,140 @@ fn tmpcopyup_option_from_podman_is_accepted() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "x\n");
 }
+
+/// `ward spec` writes runc's template (hostname "ward"), and it runs as is
+/// apart from the terminal and the command.
+#[test]
+fn ward_spec_is_runcs_template_and_runs() {
+    let env = Env::new();
+    let d = env.dir.path().join("runc-like");
+    std::fs::create_dir_all(&d).unwrap();
+    env.ok(&["spec", "--bundle", d.to_str().unwrap()]);
+    let c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("config.json")).unwrap()).unwrap();
+    let v = c["ociVersion"].as_str().unwrap();
+    assert!(v.starts_with("1.2.") && !v.contains("dev"), "{v}");
+    assert_eq!(c["hostname"], "ward");
+    assert_eq!(c["process"]["terminal"], true);
+    assert_eq!(c["process"]["args"], json!(["sh"]));
+    assert_eq!(c["process"]["noNewPrivileges"], true);
+    assert_eq!(c["process"]["user"], json!({"uid": 0, "gid": 0}));
+    assert_eq!(c["root"], json!({"path": "rootfs", "readonly": true}));
+    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    assert_eq!(
+        c["process"]["capabilities"],
+        json!({"bounding": caps, "effective": caps, "permitted": caps}),
+        "no inheritable or ambient set"
+    );
+    assert_eq!(
+        c["linux"]["resources"]["devices"],
+        json!([{"allow": false, "access": "rwm"}])
+    );
+    let ns: Vec<&str> = c["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let mut want = vec!["pid", "network", "ipc", "uts", "mount"];
+    if v2 {
+        want.push("cgroup"); // as runc: a cgroup namespace only on a unified host
+    }
+    assert_eq!(ns, want);
+    assert_eq!(
+        c["linux"]["maskedPaths"],
+        json!([
+            "/proc/acpi",
+            "/proc/asound",
+            "/proc/kcore",
+            "/proc/keys",
+            "/proc/latency_stats",
+            "/proc/timer_list",
+            "/proc/timer_stats",
+            "/proc/sched_debug",
+            "/sys/firmware",
+            "/proc/scsi",
+            "/sys/devices/virtual/tpm"
+        ])
+    );
+    assert_eq!(
+        c["linux"]["readonlyPaths"],
+        json!([
+            "/proc/bus",
+            "/proc/fs",
+            "/proc/irq",
+            "/proc/sys",
+            "/proc/sysrq-trigger"
+        ])
+    );
+    let dests: Vec<&str> = c["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["destination"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dests,
+        [
+            "/proc",
+            "/dev",
+            "/dev/pts",
+            "/dev/shm",
+            "/dev/mqueue",
+            "/sys",
+            "/sys/fs/cgroup"
+        ]
+    );
+
+    // the template runs under ward, changed only to run without a terminal
+    make_rootfs(&d.join("rootfs"));
+    let mut c = c;
+    c["process"]["terminal"] = false.into();
+    c["process"]["args"] = json!(["sh", "-c", "hostname; grep CapBnd /proc/self/status"]);
+    std::fs::write(d.join("config.json"), serde_json::to_vec(&c).unwrap()).unwrap();
+    let id = env.id("runc-template");
+    let out = env.ward(&["run", "--bundle", d.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = stdout(&out);
+    assert!(o.starts_with("ward\n"), "{o}");
+    // AUDIT_WRITE(29) KILL(5) NET_BIND_SERVICE(10)
+    assert!(o.contains("CapBnd:\t0000000020000420"), "{o}");
+
+    // --rootless: runc's ToRootless
+    let r = env.dir.path().join("runc-rootless");
+    std::fs::create_dir_all(&r).unwrap();
+    env.ok(&["spec", "--rootless", "--bundle", r.to_str().unwrap()]);
+    let c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(r.join("config.json")).unwrap()).unwrap();
+    let ns: Vec<&str> = c["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert!(!ns.contains(&"network"), "{ns:?}");
+    assert_eq!(ns.last(), Some(&"user"));
+    assert_eq!(
+        c["linux"]["uidMappings"][0],
+        json!({"containerID": 0, "hostID": 0, "size": 1})
+    );
+    assert_eq!(
+        c["linux"]["gidMappings"][0],
+        json!({"containerID": 0, "hostID": 0, "size": 1})
+    );
+    assert!(c["linux"]["resources"].is_null());
+    let sys = c["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["destination"] == "/sys")
+        .unwrap();
+    assert_eq!(
+        sys,
+        &json!({"destination": "/sys", "type": "none", "source": "/sys",
+                "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
+    );
+    let text = serde_json::to_string(&c["mounts"]).unwrap();
+    assert!(!text.contains("gid=") && !text.contains("uid="), "{text}");
+}

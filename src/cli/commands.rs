@@ -85,7 +85,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             if path.exists() {
                 bail!("{}: file already exists", path.display());
             }
-            let spec = ward::specgen::default_spec(rootless);
+            let spec =
+                ward::specgen::default_spec(rootless).context("building the spec template")?;
             let data = serde_json::to_string_pretty(&spec)?;
             std::fs::write(&path, data).with_context(|| format!("writing {}", path.display()))?;
             Ok(0)
@@ -181,6 +182,7 @@ fn exec_process(root: &StateRoot, a: ExecArgs) -> Result<i32> {
         user,
         additional_gids: a.additional_gids.clone(),
         caps: a.cap.clone(),
+        no_new_privs: a.no_new_privs,
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
     };

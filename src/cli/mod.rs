@@ -132,7 +132,7 @@ pub struct ExecArgs {
     pub process_label: Option<String>,
     #[arg(long)]
     pub apparmor: Option<String>,
-    /// Always on under ward; accepted for compatibility.
+    /// Always on under ward unless `run.ward.nnp=spec` relaxes it.
     #[arg(long = "no-new-privs")]
     pub no_new_privs: bool,
     /// Add a capability (still bounded by ward's policy).

@@ -70,10 +70,16 @@ fn allowed(c: &Capability) -> bool {
 }
 
 /// Computes the capabilities a container gets. `honour_spec` is the
-/// `run.ward.caps=spec` relaxation: the spec's sets are used as given.
+/// `run.ward.caps=spec` relaxation: the spec's sets are used exactly as given
+/// (no `process.capabilities` means no capabilities, as in runc).
 pub fn restrict(spec_caps: Option<&LinuxCapabilities>, honour_spec: bool) -> LinuxCapabilities {
-    let minimal: Capabilities = MINIMAL.iter().copied().collect();
     let Some(caps) = spec_caps else {
+        // Relaxed, a spec without capabilities gets none (as runc does);
+        // otherwise ward's minimal set.
+        if honour_spec {
+            return empty();
+        }
+        let minimal: Capabilities = MINIMAL.iter().copied().collect();
         return build(
             &minimal,
             &minimal,
@@ -210,5 +216,6 @@ mod tests {
         let all: Capabilities = [Capability::SysAdmin].into_iter().collect();
         let spec = build(&all, &all, &all, &all, &HashSet::new());
         assert_eq!(restrict(Some(&spec), true), spec);
+        assert_eq!(restrict(None, true), empty());
     }
 }

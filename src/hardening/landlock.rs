@@ -725,7 +725,8 @@ fn status_name(s: &RulesetStatus) -> &'static str {
 // ---- apply -----------------------------------------------------------------
 
 /// Applies ward's policy to the calling thread (and what it execs). Runs
-/// after pivot_root, with no_new_privs set.
+/// after pivot_root, with no_new_privs set or CAP_SYS_ADMIN held; it never
+/// sets no_new_privs itself.
 pub fn apply(policy: &LandlockPolicy) -> Result<LandlockStatus, LandlockError> {
     apply_under(Path::new("/"), policy)
 }
@@ -750,7 +751,9 @@ pub fn apply_under(root: &Path, policy: &LandlockPolicy) -> Result<LandlockStatu
     if !scopes.is_empty() {
         ruleset = ruleset.scope(scopes)?;
     }
-    let mut created = ruleset.create()?;
+    // no_new_privs is the policy's (libcontainer sets it); without it the
+    // caller holds CAP_SYS_ADMIN, which restrict_self accepts instead.
+    let mut created = ruleset.create()?.no_new_privs(false);
     let mut described = Vec::new();
     for r in &rules {
         let (fd, is_dir) = match open_path(&r.path) {
@@ -817,7 +820,8 @@ pub fn apply_spec_under(root: &Path, spec: &SpecLandlock) -> Result<LandlockStat
     let mut created = Ruleset::default()
         .set_compatibility(level)
         .handle_access(handled)?
-        .create()?;
+        .create()?
+        .no_new_privs(false);
     let mut described = Vec::new();
     for (i, entry) in spec.path_beneath.iter().enumerate() {
         let access = flags_of(&entry.allowed_access);

@@ -19,6 +19,7 @@ pub const MASKED: &[&str] = &[
     "/proc/sysrq-trigger",
     "/sys/firmware",
     "/sys/devices/virtual/powercap",
+    "/sys/devices/virtual/tpm",
     "/sys/kernel/debug",
     "/sys/kernel/security",
 ];

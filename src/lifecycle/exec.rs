@@ -30,6 +30,8 @@ pub struct ExecOpts {
     pub user: Option<(u32, Option<u32>)>,
     pub additional_gids: Vec<u32>,
     pub caps: Vec<String>,
+    /// `--no-new-privs`; only matters when the nnp layer is relaxed.
+    pub no_new_privs: bool,
     pub preserve_fds: i32,
     pub ignore_paused: bool,
 }
@@ -59,8 +61,15 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
         Err(e) => return Err(io_err("reading saved seccomp profile")(e)),
     };
     let caps_relaxed = policy.relaxations.iter().any(|r| r.layer == Layer::Caps);
+    let force_nnp = policy.exec_forces_no_new_privs(opts.no_new_privs);
     let process_file = match &opts.process {
-        Some(p) => Some(sanitized_process(root, &opts.id, p, caps_relaxed)?),
+        Some(p) => Some(sanitized_process(
+            root,
+            &opts.id,
+            p,
+            caps_relaxed,
+            force_nnp,
+        )?),
         None => None,
     };
     let caps: Vec<String> = opts
@@ -105,7 +114,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
     .with_cwd(opts.cwd.as_ref())
     .with_env(env)
     .with_process(process_file.as_ref())
-    .with_no_new_privs(true)
+    .with_no_new_privs(force_nnp)
     .with_container_args(opts.args.clone())
     .with_capabilities(caps)
     .with_additional_gids(opts.additional_gids.clone())
@@ -128,7 +137,13 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
 
 /// Reads a process.json, names its problems, and restricts its capabilities
 /// the way create restricted the init process's.
-fn sanitized_process(root: &StateRoot, id: &str, path: &PathBuf, relaxed: bool) -> Result<PathBuf> {
+fn sanitized_process(
+    root: &StateRoot,
+    id: &str,
+    path: &PathBuf,
+    relaxed: bool,
+    force_nnp: bool,
+) -> Result<PathBuf> {
     let bad = |msg: String| WardError::Config {
         path: path.clone(),
         msg,
@@ -141,7 +156,9 @@ fn sanitized_process(root: &StateRoot, id: &str, path: &PathBuf, relaxed: bool) 
     }
     let caps = capabilities::restrict(p.capabilities().as_ref(), relaxed);
     p.set_capabilities(Some(caps));
-    p.set_no_new_privileges(Some(true));
+    if force_nnp {
+        p.set_no_new_privileges(Some(true));
+    }
     let out = root
         .ward_dir(id)
         .join(format!("process-{}.json", std::process::id()));

@@ -125,15 +125,15 @@ pub fn build(
 
     // seccomp is ward's own: compile the spec's profile now (errors name the
     // field), and keep it away from libcontainer, which would only warn about it.
+    // The spec's profile is the spec's, not ward's addition: it applies whether
+    // or not ward's baseline is relaxed.
     let mut spec_filter = None;
     let mut spec_summary = None;
     let spec_profile = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     if let Some(profile) = &spec_profile {
         let compiled = seccomp::compile_oci(profile)?;
-        if !relaxed(Layer::Seccomp) {
-            spec_filter = Some(seccomp::to_bytes(&compiled.program));
-            spec_summary = Some(compiled.summary);
-        }
+        spec_filter = Some(seccomp::to_bytes(&compiled.program));
+        spec_summary = Some(compiled.summary);
     }
     if let Some(mut linux) = spec.linux().clone() {
         linux.set_seccomp(None);
@@ -152,8 +152,15 @@ pub fn build(
     let caps = capabilities::restrict(spec_caps.as_ref(), relaxed(Layer::Caps));
     let cap_sets = capabilities::describe(spec_caps.as_ref(), &caps);
     process.set_capabilities(Some(caps));
-    // no_new_privs is not relaxable: seccomp and Landlock rely on it.
-    process.set_no_new_privileges(Some(true));
+    // no_new_privs: always on unless relaxed, then as the spec says. Without it
+    // the executor installs seccomp and Landlock while the process still holds
+    // CAP_SYS_ADMIN (see executor.rs), so both layers stay in force.
+    let no_new_privs = if relaxed(Layer::Nnp) {
+        process.no_new_privileges() == Some(true)
+    } else {
+        true
+    };
+    process.set_no_new_privileges(Some(no_new_privs));
     spec.set_process(Some(process));
 
     // Rootfs, /proc and /sys.
@@ -164,10 +171,30 @@ pub fn build(
     };
     // The relaxation lifts ward's default; a spec that asks for read-only keeps it.
     let rootfs_readonly = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
-    let (masked_paths, readonly_paths) = rootfs::harden_proc_sys(&mut spec);
+    let (masked_paths, readonly_paths) = if relaxed(Layer::Paths) {
+        let linux = spec.linux().as_ref();
+        (
+            linux
+                .and_then(|l| l.masked_paths().clone())
+                .unwrap_or_default(),
+            linux
+                .and_then(|l| l.readonly_paths().clone())
+                .unwrap_or_default(),
+        )
+    } else {
+        rootfs::harden_proc_sys(&mut spec)
+    };
 
     // pids limit.
-    let pids_limit = set_default_pids(&mut spec)?;
+    let pids_limit = if relaxed(Layer::Pids) {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.pids().as_ref())
+            .map(|p| p.limit())
+    } else {
+        set_default_pids(&mut spec)?
+    };
 
     // Landlock, derived from the final mounts.
     let landlock = if relaxed(Layer::Landlock) {
@@ -190,7 +217,7 @@ pub fn build(
                 spec_summary,
             },
             capabilities: cap_sets,
-            no_new_privs: true,
+            no_new_privs,
             rootfs_readonly,
             scratch_mounts,
             masked_paths,
@@ -224,6 +251,14 @@ fn set_default_pids(spec: &mut Spec) -> Result<Option<i64>> {
 }
 
 impl Policy {
+    /// Whether an exec'd process gets no_new_privs whatever it asks for:
+    /// always, unless the nnp layer is relaxed; then as runc: `--no-new-privs`
+    /// (`flag`), else the process's own value (process.json, or the container
+    /// spec's, which libcontainer falls back to).
+    pub fn exec_forces_no_new_privs(&self, flag: bool) -> bool {
+        flag || !self.relaxations.iter().any(|r| r.layer == Layer::Nnp)
+    }
+
     pub fn save(&self, path: &Path) -> Result<()> {
         let data = serde_json::to_vec_pretty(self)
             .map_err(|e| WardError::Invalid(format!("serialising policy: {e}")))?;

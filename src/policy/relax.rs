@@ -24,6 +24,12 @@ pub enum Layer {
     Landlock,
     Caps,
     Userns,
+    /// `process.noNewPrivileges` as the spec says, instead of always on.
+    Nnp,
+    /// No default pids limit: `linux.resources.pids` as the spec says.
+    Pids,
+    /// `linux.maskedPaths` and `linux.readonlyPaths` exactly as the spec lists.
+    Paths,
 }
 
 /// (layer, the only value that relaxes it)
@@ -33,7 +39,15 @@ const KEYS: &[(&str, Layer, &str)] = &[
     ("landlock", Layer::Landlock, "off"),
     ("caps", Layer::Caps, "spec"),
     ("userns", Layer::Userns, "host"),
+    ("nnp", Layer::Nnp, "spec"),
+    ("pids", Layer::Pids, "spec"),
+    ("paths", Layer::Paths, "spec"),
 ];
+
+/// Every relaxation as `run.ward.KEY=VALUE`, for `ward features` and docs.
+pub fn all_keys() -> impl Iterator<Item = (String, &'static str)> {
+    KEYS.iter().map(|(k, _, v)| (format!("{PREFIX}{k}"), *v))
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Relaxation {

@@ -61,6 +61,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(w, "ptrace")) return report(syscall(SYS_ptrace, 0x4206 /*SEIZE*/, 1, 0, 0));
     if (!strcmp(w, "getpid")) return report(getpid());
+    if (!strcmp(w, "ids")) { printf("uid=%d euid=%d\n", (int)getuid(), (int)geteuid()); return 0; }
     if (!strcmp(w, "nr1000")) return report(syscall(1000));
     if (!strcmp(w, "getcwd")) { char b[256]; return report(syscall(SYS_getcwd, b, sizeof b)); }
     if (!strcmp(w, "getpriority")) {

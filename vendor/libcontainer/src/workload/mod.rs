@@ -72,6 +72,15 @@ pub trait Executor: CloneBoxExecutor {
     /// runs before waiting for the container start signal.
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError>;
 
+    /// (ward) Runs in the container process after its uid/gid are set and
+    /// before its capabilities are dropped to the spec's sets: the last point
+    /// at which it still holds CAP_SYS_ADMIN in its user namespace, which
+    /// installing a seccomp filter or a Landlock ruleset needs when
+    /// no_new_privs is not set. The default does nothing.
+    fn before_capabilities_dropped(&self, _spec: &Spec) -> Result<(), ExecutorError> {
+        Ok(())
+    }
+
     /// Set environment variables for the container process to be executed.
     /// This step runs after the container init process is created, entered
     /// into the correct namespace and cgroups, and pivot_root into the rootfs.

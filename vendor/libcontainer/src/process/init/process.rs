@@ -375,6 +375,13 @@ pub fn container_init_process(
         tracing::error!(?err, "failed to reset effective capabilities");
         InitProcessError::SyscallOther(err)
     })?;
+    // (ward) the executor's hook while every capability is still effective.
+    args.executor
+        .before_capabilities_dropped(ctx.spec)
+        .map_err(|err| {
+            tracing::error!(?err, "executor hook before dropping capabilities failed");
+            InitProcessError::Workload(err)
+        })?;
     if let Some(caps) = ctx.process.capabilities() {
         capabilities::drop_privileges(caps, ctx.syscall.as_ref()).map_err(|err| {
             tracing::error!(?err, "failed to drop capabilities");
