@@ -483,7 +483,7 @@ s_privileged() {
   out=$(D run --rm "${RUN[@]}" --privileged "$IMG" sh -c \
     'grep CapEff /proc/self/status; ls -l /dev/loop-control /dev/kmsg; head -c 0 /dev/kmsg && echo kmsg-opened' 2>&1) || rc=$?
   echo "$out"
-  if [ "$rc" -ne 0 ] && [ "$bnd" != "$full" ] && printf '%s' "$out" | grep -q 'OCI runtime create failed'; then
+  if [ "$rc" -ne 0 ] && [ "$bnd" != "$full" ] && grep -q 'OCI runtime create failed' <<<"$out"; then
     want_match "privileged refused for the missing capabilities" 'caps|capset|capabilit' "$out" || return 1
     echo "   note: --privileged refused: root's CapBnd $bnd lacks capabilities of $full (this host); the runtime said: $(printf '%s' "$out" | grep -o 'OCI runtime create failed.*' | head -n 1)"
     return 0
@@ -497,7 +497,7 @@ s_privileged() {
     eff=$(printf '%s\n' "$out" | awk '/^CapEff:/ {print $2}')
     [ -n "$eff" ] && [ $((0x$eff >> 21 & 1)) = 0 ] ||
       fail "privileged under ward's defaults: CapEff $eff has CAP_SYS_ADMIN" || bad=1
-    printf '%s' "$out" | grep -q '/dev/kmsg' || fail "privileged: /dev/kmsg not bound" || bad=1
+    grep -q '/dev/kmsg' <<<"$out" || fail "privileged: /dev/kmsg not bound" || bad=1
     echo "   note: --privileged under ward's defaults: CapEff $eff (ward's ceiling), devices bound"
   else
     want_match "privileged: full CapEff (the host's bounding set)" "CapEff:[[:space:]]+$bnd" "$out" || bad=1

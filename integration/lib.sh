@@ -49,7 +49,9 @@ want_eq() {
 
 # `want_match WHAT REGEX TEXT`
 want_match() {
-  if ! printf '%s' "$3" | grep -Eq -- "$2"; then
+  # A here-string, not a pipe: grep -q exits at the first match, and under
+  # pipefail a writer still writing then fails the check with SIGPIPE.
+  if ! grep -Eq -- "$2" <<<"$3"; then
     echo "check failed: $1: [$3] does not match /$2/" >&2
     return 1
   fi

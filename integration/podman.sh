@@ -253,7 +253,7 @@ s_caps() {
   out=$(P run --rm --cap-drop CHOWN "${RUN[@]}" "$IMG" sh -c 'grep CapEff /proc/self/status; chown 1000 /tmp && echo chown-worked') || true
   echo "$out"
   want_match "CAP_CHOWN dropped" 'CapEff:[[:space:]]+[0-9a-f]*[02468ace]$' "$(printf '%s\n' "$out" | grep CapEff)" || return 1
-  ! printf '%s' "$out" | grep -q chown-worked || fail "chown worked without CAP_CHOWN"
+  ! grep -q chown-worked <<<"$out" || fail "chown worked without CAP_CHOWN"
 }
 
 s_no_new_privs() {
