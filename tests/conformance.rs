@@ -68,3 +68,26 @@ fn nested_cgroup_path_with_cpuset_limits() {
     env.ok(&["delete", "--force", &id]);
     env.assert_gone(&id);
 }
+
+/// `ward features | head` and the like: a command that only prints dies of
+/// SIGPIPE on a closed pipe, as runc does, instead of panicking.
+#[test]
+fn printing_into_a_closed_pipe_is_quiet() {
+    use std::os::unix::process::ExitStatusExt;
+    let (r, w) = nix::unistd::pipe().unwrap();
+    drop(r);
+    let out = std::process::Command::new(WARD)
+        .arg("features")
+        .stdout(std::process::Stdio::from(w))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGPIPE),
+        "{:?} {err}",
+        out.status
+    );
+}

@@ -52,6 +52,12 @@ fn every_hook_kind_runs_in_order_with_state() {
             serde_json::from_slice(&std::fs::read(host.join(format!("{n}.json"))).unwrap())
                 .unwrap();
         assert_eq!(st["id"], id.as_str(), "{n}: {st}");
+        // The user's bundle, not ward's effective one (runtime-spec state).
+        assert_eq!(
+            st["bundle"].as_str().map(std::path::PathBuf::from),
+            Some(env.bundle.canonicalize().unwrap()),
+            "{n}: {st}"
+        );
         assert!(st["status"].is_string(), "{n}: {st}");
         assert!(
             st["pid"].as_i64().unwrap_or(0) > 0 || n == "poststop",
@@ -179,4 +185,27 @@ fn recv_fd(listener: &std::os::unix::net::UnixListener) -> std::os::fd::RawFd {
         }
     }
     panic!("no fd received");
+}
+
+/// runtime-spec: a failing poststop hook is logged as a warning, the remaining
+/// hooks run and the container is deleted.
+#[test]
+fn failing_poststop_hook_warns_and_delete_goes_on() {
+    let env = Env::new();
+    let mark = env.dir.path().join("second-ran");
+    let m = mark.to_str().unwrap().to_string();
+    env.edit(|c| {
+        c["hooks"] = json!({"poststop": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]},
+            {"path": "/bin/sh", "args": ["sh", "-c", format!("touch {m}")]}
+        ]});
+    });
+    env.args(&["true"]);
+    let id = env.id("poststop");
+    env.create(&id);
+    env.ok(&["start", &id]);
+    env.wait_status(&id, "stopped");
+    env.ok(&["delete", &id]);
+    assert!(mark.exists(), "the hook after the failing one did not run");
+    env.assert_gone(&id);
 }

@@ -28,6 +28,13 @@ pub fn run(cli: Cli) -> Result<i32> {
     let Some(command) = cli.command else {
         bail!("no command given; see `ward --help`");
     };
+    if command.only_prints() {
+        // Rust ignores SIGPIPE, so `ward features | head` would panic on the
+        // closed pipe; a command that only prints dies of it quietly, as runc
+        // does. Commands that talk to containers over sockets keep EPIPE.
+        // SAFETY: setting a signal disposition before any thread exists.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let root = StateRoot::new(cli.root.clone().unwrap_or_else(default_root));
     let systemd = cli.systemd_cgroup;
     let relax = &cli.relax;

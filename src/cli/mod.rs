@@ -257,3 +257,19 @@ pub enum Command {
         id: String,
     },
 }
+
+impl Command {
+    /// Commands whose whole job is printing to stdout (no container processes
+    /// or sockets involved).
+    pub fn only_prints(&self) -> bool {
+        matches!(
+            self,
+            Command::State { .. }
+                | Command::List { .. }
+                | Command::Ps { .. }
+                | Command::Events { .. }
+                | Command::Features
+                | Command::Inspect { .. }
+        )
+    }
+}

@@ -47,6 +47,12 @@ pub fn run_hooks(
     // So we need to convert the container state to OCI state.
     // Ref: https://github.com/containerd/containerd/blob/v2.2.1/cmd/containerd/command/oci-hook.go#L82
     let mut oci_state = OciState::try_from(base_state)?;
+    // ward patch: ward hands libcontainer its own effective bundle and records
+    // the user's as a `bundle` link there; hooks get the user's bundle, as
+    // the runtime-spec's state says (runtime-tools' hooks_stdin).
+    if let Ok(user_bundle) = std::fs::read_link(base_state.bundle.join("bundle")) {
+        oci_state.set_bundle(user_bundle);
+    }
 
     // The `pid` parameter allows overriding the PID in the state. This is needed because
     // high-level container runtimes like containerd set the PID separately for certain hooks.

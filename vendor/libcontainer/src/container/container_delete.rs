@@ -98,18 +98,24 @@ impl Container {
                         err
                     })?;
 
+                    // ward patch: runtime-spec: a failing poststop hook is a
+                    // warning; the remaining hooks and the delete go on (upstream
+                    // stopped at the first failure and left the container).
                     if let Some(hooks) = config.hooks.as_ref() {
-                        hooks::run_hooks(
-                            hooks.poststop().as_ref(),
-                            Some(&self.state),
-                            None,
-                            None,
-                            None,
-                        )
-                        .map_err(|err| {
-                            tracing::error!(err = ?err, "failed to run post stop hooks");
-                            err
-                        })?;
+                        for hook in hooks.poststop().iter().flatten() {
+                            if let Err(err) = hooks::run_hooks(
+                                Some(&vec![hook.clone()]),
+                                Some(&self.state),
+                                None,
+                                None,
+                                None,
+                            ) {
+                                tracing::warn!(
+                                    "poststop hook {} failed: {err}",
+                                    hook.path().display()
+                                );
+                            }
+                        }
                     }
                 }
                 Err(err) => {
