@@ -209,3 +209,22 @@ fn failing_poststop_hook_warns_and_delete_goes_on() {
     assert!(mark.exists(), "the hook after the failing one did not run");
     env.assert_gone(&id);
 }
+
+/// A foreground `run` of a terminal process with no --console-socket gets a
+/// pty of its own that ward serves (as runc does), not the caller's stdio.
+#[test]
+fn foreground_run_with_terminal_serves_a_new_pty() {
+    let env = Env::new();
+    env.edit(|c| c["process"]["terminal"] = true.into());
+    env.args(&[
+        "sh",
+        "-c",
+        "tty; [ -t 0 ] && [ -t 1 ] && echo both-ttys; exit 5",
+    ]);
+    let id = env.id("fg-tty");
+    let out = env.run(&id);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let o = stdout(&out).replace('\r', "");
+    assert!(o.contains("/dev/pts/0\nboth-ttys\n"), "{o:?}");
+    env.assert_gone(&id);
+}

@@ -146,7 +146,27 @@ fn run_container(
     relax: &[String],
 ) -> Result<i32> {
     let id = a.create.id.clone();
-    let created = create::create(root, &create_opts(&a.create, systemd, a.detach, relax))?;
+    let mut opts = create_opts(&a.create, systemd, a.detach, relax);
+    // In the foreground with a terminal and no console socket, the pty is
+    // ward's to serve (runc does the same).
+    let console = if !a.detach && opts.console_socket.is_none() && wants_terminal(&opts.bundle) {
+        let c = super::tty::Console::listen()?;
+        opts.console_socket = Some(c.socket_path());
+        Some(c)
+    } else {
+        None
+    };
+    let created = create::create(root, &opts)?;
+    let pty = match console {
+        Some(c) => match c.master() {
+            Ok(m) => Some(m),
+            Err(e) => {
+                let _ = ops::delete(root, &id, true);
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     let c = match ops::start_loaded(created) {
         Ok(c) => c,
         Err(e) => {
@@ -159,13 +179,35 @@ fn run_container(
         return Ok(0);
     }
     let pid = c.pid().context("container has no init pid")?;
+    let (output, _raw) = match pty {
+        Some(m) => {
+            super::tty::copy_window_size(&m);
+            let raw = super::tty::RawGuard::new();
+            (Some(super::tty::proxy(m)?), Some(raw))
+        }
+        None => (None, None),
+    };
     let code = wait_forwarding(pid);
+    if let Some(t) = output {
+        // Everything the container wrote to the pty, up to its last close.
+        let _ = t.join();
+    }
     ward::profile::mark("run: container exited");
     if !a.keep {
         ops::delete(root, &id, true)?;
         ward::profile::mark("run: deleted");
     }
     code
+}
+
+/// `process.terminal` of the bundle's config.json (false if unreadable:
+/// create reports a broken bundle itself).
+fn wants_terminal(bundle: &std::path::Path) -> bool {
+    std::fs::read(bundle.join("config.json"))
+        .ok()
+        .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+        .and_then(|v| v.pointer("/process/terminal").and_then(|t| t.as_bool()))
+        .unwrap_or(false)
 }
 
 fn exec_process(root: &StateRoot, a: ExecArgs) -> Result<i32> {

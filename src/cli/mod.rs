@@ -2,6 +2,7 @@
 //! Parsing yields plain data; validation and action happen in `commands`.
 
 pub mod commands;
+mod tty;
 
 use std::path::PathBuf;
 

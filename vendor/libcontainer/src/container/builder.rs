@@ -355,7 +355,9 @@ impl ContainerBuilder {
         if requires_console_socket && !has_console_socket {
             Err(ErrInvalidSpec::ConsoleSocketRequired)?;
         }
-        if !requires_console_socket && has_console_socket {
+        // ward patch: a foreground run with a terminal may hand the pty to a
+        // console socket too (ward serves it itself, as runc does).
+        if !terminal && has_console_socket {
             Err(ErrInvalidSpec::InvalidConsoleSocket)?;
         }
         Ok(())
