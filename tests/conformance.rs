@@ -91,3 +91,22 @@ fn printing_into_a_closed_pipe_is_quiet() {
         out.status
     );
 }
+
+/// runc executes a process in a created (not yet started) container; `start`
+/// then still runs the init's program.
+#[test]
+fn exec_into_a_created_container() {
+    let env = Env::new();
+    env.args(&["sh", "-c", "echo started > /tmp/s; sleep 100"]);
+    let id = env.id("exec-created");
+    env.create(&id);
+    let out = env.exec(&id, &["sh", "-c", "echo hello; cat /proc/1/comm"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = stdout(&out);
+    assert!(o.starts_with("hello\n"), "{o}");
+    assert_eq!(env.status(&id), "created");
+    env.ok(&["start", &id]);
+    env.wait_status(&id, "running");
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+}
