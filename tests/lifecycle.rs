@@ -606,3 +606,60 @@ fn init_and_exec_join_every_cgroup_of_the_container() {
         "{dir}: {procs:?}"
     );
 }
+
+/// The container's cgroup directories with their hierarchy's root, from
+/// /proc/PID/cgroup.
+fn cgroup_dirs(pid: i32, id: &str) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
+    let hybrid = std::path::Path::new("/sys/fs/cgroup/unified").is_dir();
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrl, path) = (f.next()?, f.next()?, f.next()?);
+            if !path.ends_with(&format!("/{id}")) {
+                return None;
+            }
+            let mount = match ctrl {
+                "" if hybrid => "/sys/fs/cgroup/unified".to_string(),
+                "" => "/sys/fs/cgroup".to_string(),
+                c => format!("/sys/fs/cgroup/{}", c.trim_start_matches("name=")),
+            };
+            let dir = std::path::PathBuf::from(format!("{mount}{path}"));
+            Some((std::path::PathBuf::from(mount), dir))
+        })
+        .collect()
+}
+
+#[test]
+fn kill_all_ps_and_delete_when_the_cgroup_is_gone() {
+    // With the systemd driver, systemd removes a container's scope once it is
+    // empty, and containerd still calls `kill --all ID 9` and `ps` after the
+    // init exited. A cgroup that is gone holds no processes (runc, crun).
+    let env = Env::new();
+    let id = env.id("cggone");
+    env.start(&id);
+    let pid = env.pid(&id);
+    let dirs = cgroup_dirs(pid, &id);
+    assert!(!dirs.is_empty(), "no cgroup dirs for {pid}");
+    // Move the init out to each hierarchy's root, then remove the cgroups.
+    for (root, _) in &dirs {
+        std::fs::write(root.join("cgroup.procs"), pid.to_string())
+            .unwrap_or_else(|e| panic!("moving {pid} to {}: {e}", root.display()));
+    }
+    for (_, d) in &dirs {
+        std::fs::remove_dir(d).unwrap_or_else(|e| panic!("removing {}: {e}", d.display()));
+    }
+    // A live container whose cgroup is gone: no processes to list or signal.
+    assert_eq!(pids(&env, &id), Vec::<i64>::new());
+    env.ok(&["ps", &id]);
+    env.ok(&["kill", "--all", &id, "9"]);
+    // The init is still alive (it left the cgroup): kill it directly, then the
+    // calls containerd makes after an exit must still succeed.
+    env.ok(&["kill", &id, "9"]);
+    env.wait_status(&id, "stopped");
+    env.ok(&["kill", "--all", &id, "9"]);
+    env.ok(&["ps", &id]);
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id);
+}

@@ -63,6 +63,33 @@ pub fn cgroup_manager(c: &Container) -> Result<libcgroups::common::AnyCgroupMana
     })
 }
 
+/// Every process in the container's cgroup. A cgroup that is gone holds no
+/// process: with the systemd driver, systemd removes a container's scope as
+/// soon as it is empty, and clients still call `kill --all` and `ps` after
+/// the init exited (runc and crun answer "no processes" too).
+pub fn container_pids(c: &Container) -> Result<Vec<Pid>> {
+    let m = cgroup_manager(c)?;
+    match m.get_all_pids() {
+        Ok(pids) => Ok(pids),
+        Err(e) if cgroup_missing(&e) => Ok(Vec::new()),
+        Err(e) => Err(cg_err(c.id(), "listing processes")(e)),
+    }
+}
+
+/// The error says the cgroup directory itself does not exist (ENOENT).
+fn cgroup_missing(e: &libcgroups::common::AnyManagerError) -> bool {
+    use libcgroups::common::AnyManagerError as E;
+    use libcgroups::systemd::manager::SystemdManagerError as S;
+    use libcgroups::v1::manager::V1ManagerError as V1;
+    use libcgroups::v2::manager::V2ManagerError as V2;
+    let io = match e {
+        E::V1(V1::WrappedIo(w)) | E::V2(V2::WrappedIo(w)) | E::Systemd(S::WrappedIo(w)) => w,
+        E::Systemd(S::V2Manager(V2::WrappedIo(w))) => w,
+        _ => return false,
+    };
+    io.inner().kind() == std::io::ErrorKind::NotFound
+}
+
 fn cg_err(id: &str, what: &str) -> impl FnOnce(libcgroups::common::AnyManagerError) -> WardError {
     let context = format!("{what} of container {id}");
     move |e| WardError::Cgroup {
@@ -98,9 +125,7 @@ pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
         })
     };
     if all {
-        let m = cgroup_manager(&c)?;
-        let pids = m.get_all_pids().map_err(cg_err(id, "listing processes"))?;
-        for pid in pids {
+        for pid in container_pids(&c)? {
             match send(pid) {
                 Ok(()) | Err(WardError::NotRunning(_)) => {}
                 Err(e) => return Err(e),
