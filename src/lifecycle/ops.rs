@@ -253,9 +253,18 @@ pub fn purge(root: &StateRoot, id: &str) -> bool {
         .and_then(|d| serde_json::from_slice::<oci_spec::runtime::Spec>(&d).ok())
         .and_then(|s| s.linux().as_ref().and_then(|l| l.cgroups_path().clone()))
         .unwrap_or_else(|| std::path::PathBuf::from(format!("/ward/{id}")));
+    // The driver create used: libcontainer's state records it once saved; an
+    // interrupted create left at most ward's config, whose cgroupsPath names
+    // a systemd unit exactly when the systemd driver was asked for
+    // (cgroup_path.rs refuses anything else with it).
+    let systemd_cgroup = std::fs::read(root.container_dir(id).join("state.json"))
+        .ok()
+        .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+        .and_then(|v| v["use_systemd"].as_bool())
+        .unwrap_or_else(|| super::cgroup_path::is_systemd_path(&cgroup_path));
     if let Ok(m) = create_cgroup_manager(CgroupConfig {
         cgroup_path,
-        systemd_cgroup: false,
+        systemd_cgroup,
         container_name: id.to_string(),
     }) {
         let _ = m.freeze(FreezerState::Frozen);
