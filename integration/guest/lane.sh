@@ -13,13 +13,16 @@
 # dir shared read-only with the guest, builds or reuses the cached guest image
 # (image.sh) and runs integration/guest/in-guest.sh there (run.sh).
 # Ends with "N passed, M failed"; exits non-zero on any failure.
-# WARD_GUEST_DRIVERS="cgroupfs systemd" (default) picks the drivers;
+# WARD_GUEST_DRIVERS="cgroupfs systemd" (default) picks the drivers,
+# WARD_GUEST_TESTS="lifecycle hardening" (default) the test binaries,
+# WARD_GUEST_CLIENTS=0 skips containerd.sh and podman.sh;
 # WARD_GUEST_TIMEOUT (s, default 5400) bounds the guest.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cd "$repo"
-tests=(lifecycle hardening)
+# shellcheck disable=SC2206
+tests=(${WARD_GUEST_TESTS:-lifecycle hardening})
 if [ "${1:-}" = --full ]; then
   tests=()
   for f in tests/*.rs; do tests+=("$(basename "$f" .rs)"); done
@@ -59,7 +62,7 @@ echo "lane.sh: built and staged in $(( $(date +%s) - start ))s"
 
 rc=0
 bash "$here/run.sh" --src "$stage" --timeout "${WARD_GUEST_TIMEOUT:-5400}" -- \
-  bash "$stage/integration/guest/in-guest.sh" "$stage" "$repo" \
+  env WARD_GUEST_CLIENTS="${WARD_GUEST_CLIENTS:-1}" bash "$stage/integration/guest/in-guest.sh" "$stage" "$repo" \
   ${WARD_GUEST_DRIVERS:-cgroupfs systemd} || rc=$?
 echo "lane.sh: wall time $(( $(date +%s) - start ))s"
 if [ "$rc" -ne 0 ]; then
