@@ -16,6 +16,7 @@ usage: cri.py SOCKET COMMAND ARGS...
   status CID                                  -> prints "STATE EXITCODE"
   stopc CID | rmc CID | stopp SANDBOX | rmp SANDBOX
 """
+import os
 import sys
 
 import grpc
@@ -93,6 +94,11 @@ def sandbox_config(name, logdir, annotations):
     ns = f_int(1, 2)
     security = f_bytes(1, ns)
     linux = f_bytes(2, security)
+    # The kubelet's pod cgroup (a systemd slice with the systemd driver);
+    # containerd derives each container's cgroupsPath from it.
+    parent = os.environ.get("WARD_CRI_CGROUP_PARENT", "")
+    if parent:
+        linux = f_bytes(1, parent) + linux
     # no hostname: with the node's network the UTS namespace is the node's
     return (f_bytes(1, metadata) + f_bytes(3, logdir)
             + f_map(7, annotations) + f_bytes(8, linux))

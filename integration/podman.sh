@@ -68,7 +68,22 @@ case "$work" in
 esac
 SCEN_OUT=$work/scenario.out
 
+# WARD_CGROUP_DRIVER=systemd (a host booted with systemd, cgroup v2): podman's
+# systemd cgroup manager (it passes --systemd-cgroup to the runtime) in its
+# default machine.slice; podman, conmon and the runtime reach systemd over
+# D-Bus, so its sockets stay visible under the private /run.
+CGDRIVER=${WARD_CGROUP_DRIVER:-cgroupfs}
+if [ "$CGDRIVER" = systemd ]; then
+  mkdir -p "$work/hostrun/dbus" "$work/hostrun/systemd"
+  mount --bind /run/dbus "$work/hostrun/dbus"
+  mount --bind /run/systemd "$work/hostrun/systemd"
+fi
 mount -t tmpfs -o mode=0755 ward-test /run
+if [ "$CGDRIVER" = systemd ]; then
+  mkdir -p /run/dbus /run/systemd
+  mount --move "$work/hostrun/dbus" /run/dbus
+  mount --move "$work/hostrun/systemd" /run/systemd
+fi
 if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
   mount -t tmpfs ward-test /sys/fs/cgroup/unified
 fi
@@ -101,7 +116,7 @@ log_driver = "k8s-file"
 cgroups = "enabled"
 
 [engine]
-cgroup_manager = "cgroupfs"
+cgroup_manager = "$CGDRIVER"
 events_logger = "file"
 events_logfile_path = "$work/events.log"
 static_dir = "$work/root/libpod"
@@ -137,11 +152,12 @@ trap 'exit 130' INT TERM
 
 P() {
   timeout -k 5 90 podman --root "$work/root" --runroot "$work/runroot" --tmpdir "$work/tmp" \
-    --storage-driver overlay --runtime "$RUNTIME" --cgroup-manager cgroupfs \
+    --storage-driver overlay --runtime "$RUNTIME" --cgroup-manager "$CGDRIVER" \
     --events-backend file --network-config-dir "$work/net" "$@"
 }
 # options of every `podman run`
 RUN=(--network none --cgroup-parent "$cgparent")
+[ "$CGDRIVER" = cgroupfs ] || RUN=(--network none)
 
 build_busybox_image "$work/image" >/dev/null
 P import --change 'CMD ["sh"]' "$work/image/rootfs.tar" "$IMG" >"$work/import.log" 2>&1 ||
@@ -305,7 +321,7 @@ s_tty() {
   local out
   # --foreground: see containerd.sh's s_tty (the client must own the terminal).
   out=$(SHELL=/bin/sh script -qec "$(printf '%q ' timeout --foreground -k 5 60 podman --root "$work/root" --runroot "$work/runroot" --tmpdir "$work/tmp" \
-    --storage-driver overlay --runtime "$RUNTIME" --cgroup-manager cgroupfs --events-backend file \
+    --storage-driver overlay --runtime "$RUNTIME" --cgroup-manager "$CGDRIVER" --events-backend file \
     --network-config-dir "$work/net" run -it --rm "${RUN[@]}" "$IMG" sh -c 'tty; [ -t 0 ] && [ -t 1 ] && echo tty-ok')" \
     /dev/null </dev/null 2>&1; echo "(script exit $?)") || true
   out=$(printf '%s' "$out" | tr -d '\r\000')

@@ -199,3 +199,23 @@ fn missing_program_fails_create_with_its_name() {
     env.args(&["not-on-path-xyz"]);
     create_fails(&env, &env.id("nopath"), "not-on-path-xyz");
 }
+
+#[test]
+fn systemd_driver_refuses_a_cgroupfs_path() {
+    // With --systemd-cgroup a cgroupsPath names a unit (slice:prefix:name);
+    // a directory path must not silently fall back to cgroupfs.
+    let env = Env::new();
+    env.edit(|c| c["linux"]["cgroupsPath"] = "/ward-test/abs".into());
+    let id = env.id("sdabs");
+    let out = env.ward(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        env.bundle.to_str().unwrap(),
+        &id,
+    ]);
+    assert_fails(&out, "linux.cgroupsPath");
+    assert_fails(&out, "slice:prefix:name");
+    env.assert_gone(&id);
+    assert!(!std::path::Path::new("/sys/fs/cgroup/pids/ward-test/abs").exists());
+}

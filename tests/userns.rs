@@ -2,6 +2,7 @@
 
 mod common;
 use common::*;
+use std::process::Command;
 
 fn uid_map_of(pid: i32) -> Vec<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/uid_map"))
@@ -254,4 +255,49 @@ fn overlay_rootfs_gets_idmapped_layers() {
         .filter(|l| l.contains(base.to_str().unwrap()))
         .count();
     assert_eq!(lines, 1, "only the test's own overlay remains: {mounts}");
+}
+
+#[test]
+fn idmapped_rootfs_mounts_stay_private_under_a_shared_root() {
+    // On a systemd host every mount is shared: a private mount moved under a
+    // shared parent turns shared again, and its copies would spread to peer
+    // namespaces. Simulated here in a mount namespace whose mounts are all
+    // shared; ward's mounts under its staging base must come out private.
+    let env = Env::new();
+    let id = env.id("shared");
+    let script = format!(
+        "{w} --root {r} create --bundle {b} {id} || exit 1; \
+         echo staged=$(readlink {r}/@ward/{id}/rootfs-idmapped); \
+         findmnt -rn -o TARGET,PROPAGATION; \
+         {w} --root {r} delete --force {id}",
+        w = WARD,
+        r = env.root.display(),
+        b = env.bundle.display(),
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "shared", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    // This container's staging dir (other containers' may be mounted too).
+    let staged = table
+        .lines()
+        .find_map(|l| l.strip_prefix("staged="))
+        .filter(|s| s.starts_with("/run/ward-rootfs/"))
+        .unwrap_or_else(|| panic!("no staging dir: {table}"));
+    let ward: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with(&format!("{staged}/")) || l.starts_with("/run/ward-rootfs "))
+        .collect();
+    assert!(
+        ward.iter()
+            .any(|l| l.starts_with(&format!("{staged}/root "))),
+        "no id-mapped rootfs mounted: {table}"
+    );
+    for l in ward {
+        assert!(l.ends_with(" private"), "not private: {l}\n{table}");
+    }
+    env.assert_gone(&id);
 }

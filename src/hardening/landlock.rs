@@ -932,12 +932,22 @@ pub fn describe(policy: &LandlockPolicy) -> Vec<String> {
     }
     out.push("device nodes (make_char, make_block): denied everywhere".into());
     if policy.scope_abstract_unix {
-        out.push("scope: abstract unix sockets".into());
+        out.push(scope_line("abstract unix sockets", abi()));
     }
     if policy.scope_signals {
-        out.push("scope: signals".into());
+        out.push(scope_line("signals", abi()));
     }
     out
+}
+
+/// Scopes need Landlock ABI 6 (Linux 6.12): on an older kernel (Debian 12's
+/// 6.1 has ABI 2) the report says the scope is not enforced.
+fn scope_line(what: &str, kernel_abi: Option<u8>) -> String {
+    match kernel_abi {
+        Some(a) if a >= 6 => format!("scope: {what}"),
+        Some(a) => format!("scope: {what} (NOT ENFORCED: needs Landlock ABI 6, kernel has {a})"),
+        None => format!("scope: {what} (NOT ENFORCED: no Landlock in this kernel)"),
+    }
 }
 
 #[cfg(test)]
@@ -1184,7 +1194,12 @@ mod tests {
             "{d:?}"
         );
         assert!(d.contains(&"/config: read,execute".to_string()), "{d:?}");
-        assert!(d.contains(&"scope: abstract unix sockets".to_string()));
+        assert!(d
+            .iter()
+            .any(|l| l.starts_with("scope: abstract unix sockets")));
+        assert_eq!(scope_line("signals", Some(6)), "scope: signals");
+        assert!(scope_line("signals", Some(2)).contains("NOT ENFORCED"));
+        assert!(scope_line("signals", None).contains("NOT ENFORCED"));
         assert!(d.iter().any(|l| l.contains("make_char")));
         assert_eq!(render(read_exec()), "read,execute");
         assert_eq!(render(read_write()), "read,write");

@@ -40,6 +40,7 @@ pub fn idmapped_rootfs_dir(
     std::fs::create_dir_all(base).map_err(err(&format!("creating {ROOTFS_BASE}")))?;
     std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o711))
         .map_err(err(&format!("chmod {ROOTFS_BASE}")))?;
+    make_private_mount(base).map_err(err(&format!("making {ROOTFS_BASE} a private mount")))?;
     // A pool slot is unique host-wide; a joined range is shared by a pod, so
     // each member stages under its own name.
     let name = match range {
@@ -79,6 +80,33 @@ pub fn idmapped_rootfs_dir(
             Ok(alt)
         }
         Err(e) => Err(err(&format!("creating {}", target.display()))(e)),
+    }
+}
+
+/// Makes `dir` a mount point of its own with private propagation, so the
+/// mounts staged under it stay private: on a systemd host `/` and `/run` are
+/// shared, and a private mount moved under a shared parent turns shared again
+/// (its copies would appear in every peer namespace and outlive the
+/// container's unmount there). One mount(2) when it is already in place.
+pub fn make_private_mount(dir: &std::path::Path) -> std::io::Result<()> {
+    use nix::mount::{mount, MsFlags};
+    let private = || {
+        mount(
+            None::<&str>,
+            dir,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+    };
+    match private() {
+        Ok(()) => Ok(()),
+        // EINVAL: not a mount point yet; bind it onto itself first.
+        Err(nix::errno::Errno::EINVAL) => {
+            mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
+            Ok(private()?)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -181,7 +181,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 b.rootfs.clone()
             }
         };
-        prepare_ward_dir(&wdir, &opts.id, &b, &rootfs, built.spec)?;
+        prepare_ward_dir(&wdir, opts, &b, &rootfs, built.spec)?;
         crate::testpoint::reached("create:prepared");
         crate::profile::mark("ward dir written");
         built.policy.save(&root.policy_file(&opts.id))?;
@@ -241,16 +241,20 @@ fn claim_id(wdir: &Path, id: &str) -> Result<()> {
 /// relative bind sources made absolute (they were relative to the user's bundle).
 fn prepare_ward_dir(
     wdir: &Path,
-    id: &str,
+    opts: &CreateOpts,
     b: &bundle::Bundle,
     rootfs: &Path,
     mut spec: oci_spec::runtime::Spec,
 ) -> Result<()> {
     if let Some(mut linux) = spec.linux().clone() {
-        // Containers without a cgroup path go under /ward/<id>, not libcontainer's default.
-        if linux.cgroups_path().is_none() {
-            linux.set_cgroups_path(Some(PathBuf::from(format!("/ward/{id}"))));
-        }
+        // Containers without a cgroup path go under ward's default, not
+        // libcontainer's; a path must suit the driver (see cgroup_path.rs).
+        let cgroup = super::cgroup_path::effective(
+            linux.cgroups_path().as_deref(),
+            &opts.id,
+            opts.systemd_cgroup,
+        )?;
+        linux.set_cgroups_path(Some(cgroup));
         // runc accepts the recursive spellings; libcontainer only the plain ones
         // (it always applies them recursively).
         if let Some(p) = linux.rootfs_propagation().clone() {

@@ -90,13 +90,7 @@ pub fn pids(root: &StateRoot, id: &str) -> Result<Vec<i32>> {
     if c.status() == ContainerStatus::Stopped {
         return Ok(Vec::new());
     }
-    let m = cgroup_manager(&c)?;
-    let mut pids: Vec<i32> = m
-        .get_all_pids()
-        .map_err(|e| WardError::Cgroup {
-            context: format!("listing processes of {id}"),
-            source: e.into(),
-        })?
+    let mut pids: Vec<i32> = super::ops::container_pids(&c)?
         .into_iter()
         .map(|p| p.as_raw())
         .collect();

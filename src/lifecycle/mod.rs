@@ -1,5 +1,6 @@
 //! The container lifecycle on top of libcontainer: one file per operation.
 
+mod cgroup_path;
 pub mod create;
 mod creator;
 pub mod exec;

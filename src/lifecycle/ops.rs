@@ -63,6 +63,33 @@ pub fn cgroup_manager(c: &Container) -> Result<libcgroups::common::AnyCgroupMana
     })
 }
 
+/// Every process in the container's cgroup. A cgroup that is gone holds no
+/// process: with the systemd driver, systemd removes a container's scope as
+/// soon as it is empty, and clients still call `kill --all` and `ps` after
+/// the init exited (runc and crun answer "no processes" too).
+pub fn container_pids(c: &Container) -> Result<Vec<Pid>> {
+    let m = cgroup_manager(c)?;
+    match m.get_all_pids() {
+        Ok(pids) => Ok(pids),
+        Err(e) if cgroup_missing(&e) => Ok(Vec::new()),
+        Err(e) => Err(cg_err(c.id(), "listing processes")(e)),
+    }
+}
+
+/// The error says the cgroup directory itself does not exist (ENOENT).
+fn cgroup_missing(e: &libcgroups::common::AnyManagerError) -> bool {
+    use libcgroups::common::AnyManagerError as E;
+    use libcgroups::systemd::manager::SystemdManagerError as S;
+    use libcgroups::v1::manager::V1ManagerError as V1;
+    use libcgroups::v2::manager::V2ManagerError as V2;
+    let io = match e {
+        E::V1(V1::WrappedIo(w)) | E::V2(V2::WrappedIo(w)) | E::Systemd(S::WrappedIo(w)) => w,
+        E::Systemd(S::V2Manager(V2::WrappedIo(w))) => w,
+        _ => return false,
+    };
+    io.inner().kind() == std::io::ErrorKind::NotFound
+}
+
 fn cg_err(id: &str, what: &str) -> impl FnOnce(libcgroups::common::AnyManagerError) -> WardError {
     let context = format!("{what} of container {id}");
     move |e| WardError::Cgroup {
@@ -98,9 +125,7 @@ pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
         })
     };
     if all {
-        let m = cgroup_manager(&c)?;
-        let pids = m.get_all_pids().map_err(cg_err(id, "listing processes"))?;
-        for pid in pids {
+        for pid in container_pids(&c)? {
             match send(pid) {
                 Ok(()) | Err(WardError::NotRunning(_)) => {}
                 Err(e) => return Err(e),
@@ -228,9 +253,18 @@ pub fn purge(root: &StateRoot, id: &str) -> bool {
         .and_then(|d| serde_json::from_slice::<oci_spec::runtime::Spec>(&d).ok())
         .and_then(|s| s.linux().as_ref().and_then(|l| l.cgroups_path().clone()))
         .unwrap_or_else(|| std::path::PathBuf::from(format!("/ward/{id}")));
+    // The driver create used: libcontainer's state records it once saved; an
+    // interrupted create left at most ward's config, whose cgroupsPath names
+    // a systemd unit exactly when the systemd driver was asked for
+    // (cgroup_path.rs refuses anything else with it).
+    let systemd_cgroup = std::fs::read(root.container_dir(id).join("state.json"))
+        .ok()
+        .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+        .and_then(|v| v["use_systemd"].as_bool())
+        .unwrap_or_else(|| super::cgroup_path::is_systemd_path(&cgroup_path));
     if let Ok(m) = create_cgroup_manager(CgroupConfig {
         cgroup_path,
-        systemd_cgroup: false,
+        systemd_cgroup,
         container_name: id.to_string(),
     }) {
         let _ = m.freeze(FreezerState::Frozen);

@@ -253,6 +253,9 @@ impl Env {
             !Path::new("/sys/fs/cgroup/ward").join(id).exists(),
             "v2 cgroup left behind"
         );
+        // the systemd driver's default (system.slice:ward:ID)
+        let scope = format!("/sys/fs/cgroup/system.slice/ward-{id}.scope");
+        assert!(!Path::new(&scope).exists(), "{scope} left behind");
         // no id range still held by this container
         if let Ok(rd) = std::fs::read_dir("/run/ward-ranges") {
             for e in rd.flatten() {

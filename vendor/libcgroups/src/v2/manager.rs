@@ -294,8 +294,17 @@ impl CgroupManager for Manager {
 
     fn stats(&self) -> Result<Stats, Self::Error> {
         let mut stats = Stats::default();
+        // ward patch: only the controllers enabled for this cgroup have their
+        // files in it (a systemd scope gets cpu, io, memory and pids, not
+        // hugetlb); a missing controller has no stats instead of failing all.
+        let enabled = std::fs::read_to_string(self.full_path.join("cgroup.controllers"))
+            .unwrap_or_default();
+        let enabled: Vec<&str> = enabled.split_whitespace().collect();
 
         for subsystem in CONTROLLER_TYPES {
+            if *subsystem != ControllerType::Cpu && !enabled.contains(&subsystem.to_string().as_str()) {
+                continue;
+            }
             match subsystem {
                 ControllerType::Cpu => stats.cpu = Cpu::stats(&self.full_path)?,
                 ControllerType::HugeTlb => stats.hugetlb = HugeTlb::stats(&self.full_path)?,

@@ -1,0 +1,89 @@
+//! The cgroup a container is given: ward's default when the spec names none,
+//! and the check that a spec's `linux.cgroupsPath` suits the cgroup driver.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, WardError};
+
+/// The cgroup path libcontainer gets for this container. With the systemd
+/// driver the path names a unit, `slice:prefix:name`, as with runc
+/// (`system.slice:runc:ID` -> `runc-ID.scope`); without a path ward uses
+/// `system.slice:ward:ID`, or `/ward/ID` with cgroupfs (or where systemd does
+/// not manage a unified hierarchy, so there is no unit to ask for).
+pub fn effective(spec: Option<&Path>, id: &str, systemd: bool) -> Result<PathBuf> {
+    match spec {
+        Some(p) if systemd => {
+            if !is_systemd_path(p) {
+                return Err(WardError::Invalid(format!(
+                    "linux.cgroupsPath {:?}: expected cgroupsPath to be of format \
+                     \"slice:prefix:name\" for systemd cgroups (--systemd-cgroup)",
+                    p.display().to_string()
+                )));
+            }
+            Ok(p.to_path_buf())
+        }
+        Some(p) => Ok(p.to_path_buf()),
+        None if systemd && systemd_manages_cgroups() => {
+            Ok(PathBuf::from(format!("system.slice:ward:{id}")))
+        }
+        None => Ok(PathBuf::from(format!("/ward/{id}"))),
+    }
+}
+
+/// `slice:prefix:name` (or `prefix:name`): a systemd unit, never a directory.
+pub fn is_systemd_path(p: &Path) -> bool {
+    let Some(s) = p.to_str() else { return false };
+    let parts = s.split(':').count();
+    !p.is_absolute() && (parts == 2 || parts == 3) && !s.contains('/')
+}
+
+/// systemd is PID 1 and the host is on the unified hierarchy, where
+/// libcontainer's systemd driver applies.
+fn systemd_manages_cgroups() -> bool {
+    libcgroups::systemd::booted()
+        && matches!(
+            libcgroups::common::get_cgroup_setup(),
+            Ok(libcgroups::common::CgroupSetup::Unified)
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn systemd_paths_are_units() {
+        assert!(is_systemd_path(Path::new("system.slice:ward:abc")));
+        assert!(is_systemd_path(Path::new(
+            "kubepods-besteffort-pod1.slice:cri-containerd:abc"
+        )));
+        assert!(is_systemd_path(Path::new("ward:abc")));
+        assert!(!is_systemd_path(Path::new("/ward/abc")));
+        assert!(!is_systemd_path(Path::new("ward/abc")));
+        assert!(!is_systemd_path(Path::new("a:b:c:d")));
+    }
+
+    #[test]
+    fn an_absolute_path_with_the_systemd_driver_is_refused() {
+        let e = effective(Some(Path::new("/ward/x")), "x", true).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("linux.cgroupsPath"), "{msg}");
+        assert!(msg.contains("slice:prefix:name"), "{msg}");
+    }
+
+    #[test]
+    fn cgroupfs_default_and_given_paths() {
+        assert_eq!(
+            effective(None, "x", false).unwrap(),
+            PathBuf::from("/ward/x")
+        );
+        assert_eq!(
+            effective(Some(Path::new("/a/b")), "x", false).unwrap(),
+            PathBuf::from("/a/b")
+        );
+        assert_eq!(
+            effective(Some(Path::new("system.slice:p:x")), "x", true).unwrap(),
+            PathBuf::from("system.slice:p:x")
+        );
+    }
+}
