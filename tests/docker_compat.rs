@@ -6,6 +6,21 @@ mod common;
 use common::*;
 use serde_json::json;
 
+/// `ward --log LOG --log-format json CMD --bundle B ID`, as the shim calls it.
+fn with_json_log(env: &Env, log: &std::path::Path, cmd: &str, id: &str) -> std::process::Output {
+    let b = env.bundle.to_str().unwrap();
+    env.ward(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        cmd,
+        "--bundle",
+        b,
+        id,
+    ])
+}
+
 /// Docker's sysctl for every container with its own network namespace.
 #[test]
 fn ping_group_range_is_clamped_to_the_user_namespace_and_reported() {
@@ -71,16 +86,7 @@ fn a_failing_sysctl_names_key_value_and_errno_once() {
     env.edit(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "bogus"}));
     let id = env.id("sysctl-bad");
     let log = env.dir.path().join("log.json");
-    let out = env.ward(&[
-        "--log",
-        log.to_str().unwrap(),
-        "--log-format",
-        "json",
-        "run",
-        "--bundle",
-        env.bundle.to_str().unwrap(),
-        &id,
-    ]);
+    let out = with_json_log(&env, &log, "run", &id);
     assert!(!out.status.success());
     let e = stderr(&out);
     let want = r#"failed to set sysctl net.ipv4.ip_forward="bogus": invalid argument"#;
@@ -122,16 +128,7 @@ fn exec_failures_use_runcs_wording_once() {
         env.args(&[args]);
         let id = env.id("noexec");
         let log = env.dir.path().join(format!("{id}.json"));
-        let out = env.ward(&[
-            "--log",
-            log.to_str().unwrap(),
-            "--log-format",
-            "json",
-            "create",
-            "--bundle",
-            env.bundle.to_str().unwrap(),
-            &id,
-        ]);
+        let out = with_json_log(&env, &log, "create", &id);
         assert!(!out.status.success(), "{args}");
         let e = stderr(&out);
         assert_eq!(e.matches(want).count(), 1, "{args}: {e}");
@@ -152,16 +149,7 @@ fn a_default_create_logs_no_misleading_warning() {
     env.args(&["true"]);
     let id = env.id("quiet");
     let log = env.dir.path().join("log.json");
-    let out = env.ward(&[
-        "--log",
-        log.to_str().unwrap(),
-        "--log-format",
-        "json",
-        "run",
-        "--bundle",
-        env.bundle.to_str().unwrap(),
-        &id,
-    ]);
+    let out = with_json_log(&env, &log, "run", &id);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!text.contains("seccomp not available"), "{text}");

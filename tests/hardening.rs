@@ -18,19 +18,6 @@ fn status_of(out: &str, key: &str) -> String {
         .unwrap_or_default()
 }
 
-fn run_sh(env: &Env, name: &str, script: &str) -> String {
-    env.args(&["sh", "-c", script]);
-    let id = env.id(name);
-    let out = env.run(&id);
-    assert!(
-        out.status.success(),
-        "{name}: {}\n{}",
-        stderr(&out),
-        stdout(&out)
-    );
-    stdout(&out)
-}
-
 #[test]
 fn status_shows_seccomp_nnp_and_minimal_caps() {
     let env = Env::new();

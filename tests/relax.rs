@@ -22,19 +22,6 @@ fn bits(caps: &[u32]) -> u64 {
     caps.iter().fold(0, |m, c| m | (1u64 << c))
 }
 
-fn run_sh(env: &Env, name: &str, script: &str) -> String {
-    env.args(&["sh", "-c", script]);
-    let id = env.id(name);
-    let out = env.run(&id);
-    assert!(
-        out.status.success(),
-        "{name}: {}\n{}",
-        stderr(&out),
-        stdout(&out)
-    );
-    stdout(&out)
-}
-
 #[test]
 fn seccomp_relaxed_keeps_the_spec_profile() {
     let env = Env::new();

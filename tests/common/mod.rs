@@ -356,3 +356,18 @@ pub fn slot_owner(slot: &Path) -> String {
         .map(|t| t.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
+
+/// `sh -c SCRIPT` run to completion in a new container; asserts success and
+/// returns its stdout.
+pub fn run_sh(env: &Env, name: &str, script: &str) -> String {
+    env.args(&["sh", "-c", script]);
+    let id = env.id(name);
+    let out = env.run(&id);
+    assert!(
+        out.status.success(),
+        "{name}: {}\n{}",
+        stderr(&out),
+        stdout(&out)
+    );
+    stdout(&out)
+}
