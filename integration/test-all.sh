@@ -30,6 +30,19 @@ if [ "${WARD_SKIP_CLIENTS:-}" != 1 ]; then
   WARD_DOCKER_HARDENED=1 WARD_DOCKER_WRITABLE_ARGS="--relax rootfs=writable" \
     bash integration/docker.sh "$ward" 2>&1 | tee -a "$log" || status=1
 fi
+if [ "${WARD_SKIP_GUEST:-}" != 1 ]; then
+  # cgroup v2 with systemd as PID 1, in a Debian 12 guest (qemu; TCG where KVM
+  # cannot run a guest): the systemd driver, the lifecycle and hardening tests,
+  # containerd (a CRI pod under a kubelet-style slice) and podman. The whole
+  # lane (both drivers, --full for every test binary): integration/guest/lane.sh.
+  echo "== integration/guest/lane.sh (systemd driver; debug ward)"
+  glog=$(mktemp /tmp/ward-lane.XXXXXX)
+  WARD_GUEST_DRIVERS="${WARD_GUEST_DRIVERS:-systemd}" WARD_GUEST_WARD="$ward" \
+    bash integration/guest/lane.sh 2>&1 | tee "$glog" || status=1
+  # Only the lane's total counts (it repeats each suite's own lines).
+  grep -E '^[0-9]+ passed, [0-9]+ failed' "$glog" | tail -n 1 >>"$log"
+  rm -f "$glog"
+fi
 if [ "${WARD_SKIP_BENCH:-}" != 1 ]; then
   echo "== integration/bench.sh --quick (checks the benchmark works; not a speed test)"
   bash integration/bench.sh --quick --strict \

@@ -16,7 +16,10 @@
 # WARD_GUEST_DRIVERS="cgroupfs systemd" (default) picks the drivers,
 # WARD_GUEST_TESTS="lifecycle hardening" (default) the test binaries,
 # WARD_GUEST_CLIENTS=0 skips containerd.sh and podman.sh;
-# WARD_GUEST_TIMEOUT (s, default 5400) bounds the guest.
+# WARD_GUEST_TIMEOUT (s, default 5400) bounds the guest;
+# WARD_GUEST_WARD=PATH stages that ward binary instead of building the static
+# release one (the test command passes its debug build: the guest is Debian 12
+# like the host, so a dynamically linked binary runs there too).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -32,7 +35,11 @@ start=$(date +%s)
 # The image first: its build needs no cargo, and is cached for the next run.
 bash "$here/image.sh" >/dev/null
 
-bin=$(bash integration/build-static.sh --quiet | sed -n 's/: .*//p')
+if [ -n "${WARD_GUEST_WARD:-}" ]; then
+  bin=$WARD_GUEST_WARD
+else
+  bin=$(bash integration/build-static.sh --quiet | sed -n 's/: .*//p')
+fi
 args=()
 for t in "${tests[@]}"; do args+=(--test "$t"); done
 exes=$(cargo test --no-run "${args[@]}" 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p')
