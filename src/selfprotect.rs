@@ -32,10 +32,7 @@ pub fn note_startup() {
 /// image is replaced. Failure to protect is an error: running unprotected into
 /// a container is what the CVE exploited.
 pub fn ensure_sealed() -> Result<(), String> {
-    if SEALED.load(std::sync::atomic::Ordering::Relaxed) {
-        return Ok(());
-    }
-    if on_readonly_mount() {
+    if !needs_reexec() {
         return Ok(());
     }
     let memfd = sealed_copy()?;
@@ -54,6 +51,12 @@ pub fn ensure_sealed() -> Result<(), String> {
     env.push(CString::new(format!("{MARK}=1")).map_err(|e| e.to_string())?);
     let Err(e) = nix::unistd::fexecve(memfd.as_raw_fd(), &args, &env);
     Err(format!("re-executing from a sealed copy: {e}"))
+}
+
+/// Whether `ensure_sealed` would re-execute: not yet sealed, and the binary
+/// is writable where it lies (on a read-only mount it cannot be overwritten).
+pub fn needs_reexec() -> bool {
+    !SEALED.load(std::sync::atomic::Ordering::Relaxed) && !on_readonly_mount()
 }
 
 fn on_readonly_mount() -> bool {

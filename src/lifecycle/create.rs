@@ -112,7 +112,9 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 ) => {
                     // Guessed wrong about the filesystem: no user namespace,
                     // so seal. The sealed process starts this create again.
-                    if !selfprotect::is_sealed() {
+                    // (A binary on a read-only mount needs no sealed copy:
+                    // go on with the fallback here.)
+                    if selfprotect::needs_reexec() {
                         crate::hardening::cleanup(&wdir, &opts.id);
                         let _ = std::fs::remove_dir_all(&wdir);
                         return Err(WardError::Invalid(
