@@ -32,12 +32,14 @@ if [ "${WARD_SKIP_CLIENTS:-}" != 1 ]; then
 fi
 if [ "${WARD_SKIP_GUEST:-}" != 1 ]; then
   # cgroup v2 with systemd as PID 1, in a Debian 12 guest (qemu; TCG where KVM
-  # cannot run a guest): the systemd driver, the lifecycle and hardening tests,
-  # containerd (a CRI pod under a kubelet-style slice) and podman. The whole
-  # lane (both drivers, --full for every test binary): integration/guest/lane.sh.
+  # cannot run a guest): the systemd driver, the lifecycle and hardening tests
+  # and containerd (a CRI pod under a kubelet-style slice, the Kubernetes
+  # case). The whole lane (both drivers, podman too, --full for every test
+  # binary): integration/guest/lane.sh.
   echo "== integration/guest/lane.sh (systemd driver; debug ward)"
   glog=$(mktemp /tmp/ward-lane.XXXXXX)
   WARD_GUEST_DRIVERS="${WARD_GUEST_DRIVERS:-systemd}" WARD_GUEST_WARD="$ward" \
+    WARD_GUEST_CLIENTS="${WARD_GUEST_CLIENTS:-containerd}" \
     bash integration/guest/lane.sh 2>&1 | tee "$glog" || status=1
   # Only the lane's total counts (it repeats each suite's own lines).
   grep -E '^[0-9]+ passed, [0-9]+ failed' "$glog" | tail -n 1 >>"$log"

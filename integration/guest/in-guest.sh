@@ -53,8 +53,13 @@ for driver in "$@"; do
     echo "   ($(( $(date +%s) - start ))s)"
     add "$driver/$name" "$p" "$f"
   done
-  clients=(containerd podman)
-  [ "${WARD_GUEST_CLIENTS:-1}" = 1 ] || clients=()
+  # WARD_GUEST_CLIENTS: 1 (both), 0 (none), or the names to run.
+  case "${WARD_GUEST_CLIENTS:-1}" in
+    1) clients=(containerd podman) ;;
+    0) clients=() ;;
+    # shellcheck disable=SC2206 # a word list by design
+    *) clients=(${WARD_GUEST_CLIENTS}) ;;
+  esac
   for s in "${clients[@]}"; do
     echo "== $driver: integration/$s.sh"
     start=$(date +%s)

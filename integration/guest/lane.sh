@@ -15,7 +15,8 @@
 # Ends with "N passed, M failed"; exits non-zero on any failure.
 # WARD_GUEST_DRIVERS="cgroupfs systemd" (default) picks the drivers,
 # WARD_GUEST_TESTS="lifecycle hardening" (default) the test binaries,
-# WARD_GUEST_CLIENTS=0 skips containerd.sh and podman.sh;
+# WARD_GUEST_CLIENTS=0 skips containerd.sh and podman.sh (or names the ones to
+# run, e.g. "containerd");
 # WARD_GUEST_TIMEOUT (s, default 5400) bounds the guest;
 # WARD_GUEST_WARD=PATH stages that ward binary instead of building the static
 # release one (the test command passes its debug build: the guest is Debian 12
