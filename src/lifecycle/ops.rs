@@ -135,6 +135,9 @@ pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
         let pid = c
             .pid()
             .ok_or_else(|| WardError::NotRunning(id.to_string()))?;
+        if c.status() == ContainerStatus::Running {
+            wait_for_execve(pid);
+        }
         send(pid)?;
     }
     // A frozen process cannot die: thaw after SIGKILL so it does.
@@ -145,6 +148,28 @@ pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// `start` returns, as runc's does, once the init is released, just before
+/// its execve. A signal sent in that window reaches ward's code in the init,
+/// and the init of a pid namespace ignores signals it has no handler for: it
+/// would be lost (runtime-tools' killsig; `docker run -d` then `docker stop`).
+/// Wait, briefly and bounded, until the init runs the container's program.
+fn wait_for_execve(pid: Pid) {
+    let comm = format!("/proc/{}/comm", pid.as_raw());
+    // At most 5 s: a process that stalls before its execve (a frozen cgroup)
+    // gets the signal anyway.
+    for _ in 0..1000 {
+        match std::fs::read_to_string(&comm) {
+            Ok(name) if name.trim_end() == INIT_COMM => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            _ => return,
+        }
+    }
+}
+
+/// The name libcontainer gives the init until its execve.
+const INIT_COMM: &str = "youki:[2:INIT]";
 
 pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
     let mut c = match load(root, id) {

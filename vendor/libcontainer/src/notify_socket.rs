@@ -85,13 +85,6 @@ impl NotifyListener {
                     .read_to_string(&mut response)
                     .map_err(NotifyListenerError::Read)?;
                 tracing::debug!("received: {}", response);
-                // ward patch: the connection stays open in this process until
-                // its execve closes it (accepted sockets are close-on-exec):
-                // the starter reads EOF then, so `start` returns once the
-                // container's program runs, not while a signal sent right
-                // after `start` would still reach the runtime's code (an init
-                // of a pid namespace ignores signals it has no handler for).
-                std::mem::forget(socket);
             }
             Err(e) => Err(NotifyListenerError::Accept(e))?,
         }
@@ -157,20 +150,6 @@ impl NotifySocket {
         stream
             .write_all(b"start container")
             .map_err(NotifyListenerError::SendStartContainer)?;
-        // ward patch: wait until the process has exec'd (or died): it holds
-        // its end of this connection until then (see wait_for_container_start).
-        // Bounded, so a process that stalls before its execve (a frozen
-        // cgroup) does not hang `start`.
-        if stream.shutdown(std::net::Shutdown::Write).is_ok()
-            && stream
-                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-                .is_ok()
-        {
-            let mut rest = Vec::new();
-            if let Err(e) = stream.read_to_end(&mut rest) {
-                tracing::debug!("waiting for the container's execve: {e}");
-            }
-        }
         tracing::debug!("notify finished");
         unistd::chdir(&cwd).map_err(|e| NotifyListenerError::Chdir {
             source: e,
