@@ -34,8 +34,13 @@ pub fn load(dir: &Path) -> Result<Bundle> {
         )));
     }
     let text = std::fs::read(&cfg).map_err(|e| cfg_err(format!("cannot read: {e}")))?;
-    let spec: Spec =
+    let mut value: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| cfg_err(format!("invalid config: {e}")))?;
+    for w in crate::spec_compat::normalize_config(&mut value).map_err(&cfg_err)? {
+        tracing::warn!("{w}");
+    }
+    let spec: Spec =
+        serde_json::from_value(value).map_err(|e| cfg_err(format!("invalid config: {e}")))?;
     validate(&spec).map_err(cfg_err)?;
 
     let root = spec

@@ -21,5 +21,6 @@ pub mod policy;
 pub mod profile;
 pub mod selfprotect;
 pub mod signal;
+pub mod spec_compat;
 pub mod specgen;
 pub mod testpoint;

@@ -110,3 +110,191 @@ fn exec_into_a_created_container() {
     env.ok(&["delete", "--force", &id]);
     env.assert_gone(&id);
 }
+
+/// runtime-tools' killsig: `kill TERM` right after `start` reaches a shell
+/// init that traps TERM, though the shell may not have run its `trap` yet
+/// (the init of a pid namespace drops signals it has no handler for).
+#[test]
+fn kill_right_after_start_reaches_a_trapping_shell_init() {
+    let env = Env::new();
+    env.args(&["sh", "-c", "trap 'exit 0' TERM; sleep 30 & wait $!"]);
+    for i in 0..4 {
+        let id = env.id(&format!("killsig{i}"));
+        env.start(&id);
+        env.ok(&["kill", &id, "TERM"]);
+        // The trap ends the container at once; a lost signal leaves it 30 s.
+        env.wait_status(&id, "stopped");
+        env.ok(&["delete", &id]);
+        env.assert_gone(&id);
+    }
+}
+
+/// runc ignores capability names it does not know, with a warning, where a
+/// typed parse would refuse the whole config.
+#[test]
+fn unknown_capabilities_are_ignored_with_runcs_warning() {
+    let env = Env::new();
+    env.edit(|c| {
+        c["process"]["capabilities"]["bounding"] =
+            json!(["CAP_UNKNOWN", "UNKNOWN_CAP", "CAP_CHOWN"]);
+    });
+    env.args(&["sh", "-c", "grep CapBnd /proc/self/status"]);
+    let id = env.id("unknown-caps");
+    let log = env.dir.path().join("log");
+    let bundle = env.bundle.to_str().unwrap().to_string();
+    let out = env.ward(&[
+        "--log",
+        log.to_str().unwrap(),
+        "run",
+        "--bundle",
+        &bundle,
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        log.contains("ignoring unknown or unavailable capabilities: [CAP_UNKNOWN UNKNOWN_CAP]"),
+        "{log}"
+    );
+    // CAP_CHOWN (bit 0) alone is left of the bounding set.
+    assert!(
+        stdout(&out).contains("CapBnd:\t0000000000000001"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// runtime-spec 1.3 `linux.memoryPolicy`: applied with set_mempolicy in the
+/// init (and so in processes exec'd later), and bad values refused with
+/// runc's messages.
+#[test]
+fn memory_policy_is_applied_and_checked_as_runc_does() {
+    let env = Env::new();
+    env.edit(|c| {
+        c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"});
+    });
+    let out = run_sh(
+        &env,
+        "mpol",
+        "head -n 1 /proc/self/numa_maps | cut -d ' ' -f 2",
+    );
+    assert_eq!(out.trim(), "interleave:0");
+
+    env.edit(|c| {
+        c["linux"]["memoryPolicy"] =
+            json!({"mode": "MPOL_PREFERRED", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES"]});
+    });
+    env.args(&["sleep", "100"]);
+    let id = env.id("mpol-exec");
+    env.start(&id);
+    let out = env.exec(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "head -n 1 /proc/self/numa_maps | cut -d ' ' -f 2",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = stdout(&out);
+    assert!(
+        o.starts_with("prefer") && o.contains("relative") && o.trim_end().ends_with('0'),
+        "{o}"
+    );
+    env.ok(&["delete", "--force", &id]);
+
+    for (policy, want) in [
+        (json!({}), "invalid memory policy mode"),
+        (
+            json!({"mode": "INTERLEAVE", "nodes": "0"}),
+            "invalid memory policy mode",
+        ),
+        (
+            json!({"mode": "MPOL_PREFERRED", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES", "badflag"]}),
+            "invalid memory policy flag",
+        ),
+        (
+            json!({"mode": "MPOL_DEFAULT", "nodes": "0-7"}),
+            "mode requires 0 nodes but got 8",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0-9876543210"}),
+            "invalid memory policy node",
+        ),
+    ] {
+        env.edit(|c| c["linux"]["memoryPolicy"] = policy.clone());
+        let id = env.id("mpol-bad");
+        let out = env.run(&id);
+        assert_fails(&out, want);
+        assert_eq!(out.status.code(), Some(1));
+        env.assert_gone(&id);
+    }
+}
+
+/// runc's leniencies: a relative mount destination is taken from `/` (with a
+/// warning), a namespace `path` of "" means a new namespace, and an `exec -p`
+/// process.json without `user` runs as uid 0.
+#[test]
+fn runc_leniencies_in_config_and_process_json() {
+    let env = Env::new();
+    let host = env.bind_dir("shared", "/mnt/x");
+    std::fs::write(host.join("f"), "from-host").unwrap();
+    env.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/mnt/x" {
+                m["destination"] = "mnt/x".into();
+            }
+        }
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "uts" {
+                ns["path"] = "".into();
+            }
+        }
+    });
+    let id = env.id("lenient");
+    env.create(&id);
+    env.ok(&["start", &id]);
+    let p = env.dir.path().join("process.json");
+    std::fs::write(
+        &p,
+        r#"{"args": ["sh", "-c", "id -u; cat /mnt/x/f"], "cwd": "/"}"#,
+    )
+    .unwrap();
+    let out = env.ward(&["exec", "-p", p.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "0\nfrom-host");
+    // The container's uts namespace is its own, not the host's.
+    let pid = env.pid(&id);
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{pid}/ns/uts")).unwrap(),
+        std::fs::read_link("/proc/self/ns/uts").unwrap()
+    );
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+}
+
+/// `linux.resources.memory.disableOOMKiller` reaches the cgroup (runtime-tools'
+/// linux_cgroups_memory); libcontainer used to write "0" whatever the spec said.
+#[test]
+fn disable_oom_killer_is_applied() {
+    let oom_control = std::path::Path::new("/sys/fs/cgroup/memory/memory.oom_control");
+    if !oom_control.exists() {
+        eprintln!("skipped: no cgroup v1 memory controller");
+        return;
+    }
+    let env = Env::new();
+    for disable in [true, false] {
+        env.edit(|c| {
+            c["linux"]["resources"]["memory"] =
+                json!({"limit": 64 << 20, "disableOOMKiller": disable});
+        });
+        let id = env.id("oom");
+        env.start(&id);
+        let f = format!("/sys/fs/cgroup/memory/ward/{id}/memory.oom_control");
+        let text = std::fs::read_to_string(&f).unwrap();
+        let want = format!("oom_kill_disable {}", u8::from(disable));
+        assert!(text.starts_with(&want), "{f}: {text}");
+        env.ok(&["delete", "--force", &id]);
+        env.assert_gone(&id);
+    }
+}

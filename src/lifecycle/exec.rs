@@ -149,8 +149,13 @@ fn sanitized_process(
         msg,
     };
     let text = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let mut p: Process =
+    let mut value: serde_json::Value =
         serde_json::from_slice(&text).map_err(|e| bad(format!("invalid process: {e}")))?;
+    for w in crate::spec_compat::normalize_process(&mut value) {
+        tracing::warn!("{w}");
+    }
+    let mut p: Process =
+        serde_json::from_value(value).map_err(|e| bad(format!("invalid process: {e}")))?;
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(bad("args: must name the program to run".into()));
     }

@@ -137,6 +137,7 @@ pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
             .ok_or_else(|| WardError::NotRunning(id.to_string()))?;
         if c.status() == ContainerStatus::Running {
             wait_for_execve(pid);
+            wait_for_handler(pid, sig);
         }
         send(pid)?;
     }
@@ -165,6 +166,50 @@ fn wait_for_execve(pid: Pid) {
             }
             _ => return,
         }
+    }
+}
+
+/// A program just exec'd as the init of a pid namespace (a shell about to run
+/// `trap ... TERM`) has had no time to install its handler; until it has, the
+/// kernel discards the signal (runc's slower `kill` rarely loses this race;
+/// ward's did, in runtime-tools' killsig). When the init has no handler for
+/// a signal whose default would end it, give it a bounded moment to install one.
+fn wait_for_handler(pid: Pid, sig: i32) {
+    use nix::sys::signal::Signal;
+    let ignored_by_default = [
+        Signal::SIGKILL,
+        Signal::SIGSTOP,
+        Signal::SIGCHLD,
+        Signal::SIGCONT,
+        Signal::SIGURG,
+        Signal::SIGWINCH,
+    ];
+    if ignored_by_default.iter().any(|s| *s as i32 == sig) || !(1..=64).contains(&sig) {
+        return;
+    }
+    let path = format!("/proc/{}/status", pid.as_raw());
+    // 50 x 5 ms: a shell installs its traps in well under that.
+    for _ in 0..50 {
+        let Ok(status) = std::fs::read_to_string(&path) else {
+            return;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .map(str::to_string)
+        };
+        let is_ns_init = field("NSpid:")
+            .and_then(|v| v.split_whitespace().last().map(|l| l == "1"))
+            .unwrap_or(false);
+        let caught = field("SigCgt:")
+            .and_then(|m| u64::from_str_radix(&m, 16).ok())
+            .is_some_and(|m| m & (1u64 << (sig - 1)) != 0);
+        if !is_ns_init || caught {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 

@@ -474,6 +474,11 @@ impl TenantContainerBuilder {
             linux_builder = linux_builder.time_offsets(time_offsets.clone());
         }
 
+        // ward: an exec'd process gets the container's memory policy, as in runc.
+        if let Some(memory_policy) = spec_linux.memory_policy() {
+            linux_builder = linux_builder.memory_policy(memory_policy.clone());
+        }
+
         let linux = linux_builder.build()?;
         spec.set_process(Some(process)).set_linux(Some(linux));
 

@@ -351,7 +351,12 @@ fn apply_cgroups<
             resources,
             freezer_state: None,
             oom_score_adj: None,
-            disable_oom_killer: false,
+            // ward: the spec's linux.resources.disableOOMKiller (upstream: always false).
+                disable_oom_killer: resources
+                    .memory()
+                    .as_ref()
+                    .and_then(|m| m.disable_oom_killer())
+                    .unwrap_or(false),
         };
 
         cmanager.apply(&controller_opt).map_err(|err| {

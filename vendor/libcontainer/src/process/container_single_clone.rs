@@ -117,7 +117,12 @@ pub fn plan(args: &ContainerArgs) -> Result<Option<Plan>> {
                 resources,
                 freezer_state: None,
                 oom_score_adj: None,
-                disable_oom_killer: false,
+                // ward: the spec's linux.resources.disableOOMKiller (upstream: always false).
+                disable_oom_killer: resources
+                    .memory()
+                    .as_ref()
+                    .and_then(|m| m.disable_oom_killer())
+                    .unwrap_or(false),
             })
             .map_err(|e| ProcessError::Cgroup(e.to_string()))?;
     }
