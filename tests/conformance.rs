@@ -298,3 +298,90 @@ fn disable_oom_killer_is_applied() {
         env.assert_gone(&id);
     }
 }
+
+/// A spec that brings its own user namespace, over an image without /tmp
+/// whose top directory the mapped root cannot write (runtime-tools'
+/// linux_uid_mappings and linux_ns_nopath bundles): ward's defaults used to
+/// fail create with "mkdirat tmp: Permission denied" while adding its /tmp.
+/// The scratch mount is left out, said in the posture report, and `/` stays
+/// read-only.
+#[test]
+fn spec_userns_over_an_image_without_tmp_runs_with_defaults() {
+    let env = Env::new();
+    let rootfs = env.bundle.join("rootfs");
+    std::fs::remove_dir(rootfs.join("tmp")).unwrap();
+    std::fs::remove_dir(rootfs.join("run")).unwrap();
+    env.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 1000}]);
+        c["linux"]["gidMappings"] =
+            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 1000}]);
+    });
+    env.args(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map; touch /x 2>&1 || echo ro; ls -d /tmp 2>&1; sleep 100",
+    ]);
+    let id = env.id("spec-userns-notmp");
+    env.start(&id);
+    let report = env.ok(&["inspect", &id]);
+    assert!(report.contains("no scratch tmpfs at /tmp"), "{report}");
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+    assert!(
+        !rootfs.join("tmp").exists(),
+        "ward created /tmp in the image"
+    );
+
+    let out = run_sh(
+        &env,
+        "spec-userns-notmp2",
+        "cat /proc/self/uid_map; touch /x 2>&1 || echo ro",
+    );
+    assert!(out.contains("3000000000"), "{out}");
+    assert!(out.trim_end().ends_with("ro"), "{out}");
+}
+
+/// A spec without a mount namespace (runc's host-mntns.bats, runtime-tools'
+/// linux_ns_itype) would be run in the host's mount table: ward's defaults
+/// refuse it, naming the relaxations; with them it runs as runc runs it, and
+/// delete takes away the mounts create made on the host (runc leaves them).
+#[test]
+fn host_mount_namespace_is_refused_by_default_and_runs_relaxed() {
+    let env = Env::new();
+    env.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "mount");
+        c["linux"]["maskedPaths"] = json!([]);
+        c["linux"]["readonlyPaths"] = json!([]);
+    });
+    env.args(&["sh", "-c", "readlink /proc/self/ns/mnt"]);
+    let id = env.id("hostmnt");
+    let out = env.run(&id);
+    assert_fails(&out, "no mount namespace");
+    assert_fails(&out, "rootfs=writable, paths=spec, userns=host");
+    env.assert_gone(&id);
+
+    for (k, v) in [
+        ("rootfs", "writable"),
+        ("paths", "spec"),
+        ("userns", "host"),
+    ] {
+        env.annotate(&format!("run.ward.{k}"), v);
+    }
+    let out = run_sh(&env, "hostmnt-relaxed", "readlink /proc/self/ns/mnt");
+    let host = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_eq!(out.trim(), host.to_str().unwrap());
+    let rootfs = env.bundle.join("rootfs");
+    let left: Vec<String> = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(rootfs.to_str().unwrap()))
+        .map(String::from)
+        .collect();
+    assert!(left.is_empty(), "mounts left on the host: {left:?}");
+}

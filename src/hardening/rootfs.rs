@@ -57,9 +57,9 @@ pub fn harden_proc_sys(spec: &mut Spec) -> (Vec<String>, Vec<String>) {
     (masked, ro)
 }
 
-/// Makes `/` read-only and adds tmpfs scratch mounts the spec lacks.
-/// Returns the scratch mounts added.
-pub fn make_root_readonly(spec: &mut Spec) -> Vec<String> {
+/// Makes `/` read-only and adds tmpfs scratch mounts the spec lacks, where
+/// `fits(dest)` allows. Returns the scratch mounts added.
+pub fn make_root_readonly(spec: &mut Spec, fits: impl Fn(&str) -> bool) -> Vec<String> {
     if let Some(mut root) = spec.root().clone() {
         root.set_readonly(Some(true));
         spec.set_root(Some(root));
@@ -67,7 +67,7 @@ pub fn make_root_readonly(spec: &mut Spec) -> Vec<String> {
     let mut mounts = spec.mounts().clone().unwrap_or_default();
     let mut added = Vec::new();
     for (dest, mode) in SCRATCH {
-        if mounts.iter().any(|m| m.destination() == Path::new(dest)) {
+        if mounts.iter().any(|m| m.destination() == Path::new(dest)) || !fits(dest) {
             continue;
         }
         let Ok(m) = tmpfs(dest, mode) else { continue };
@@ -122,7 +122,7 @@ mod tests {
                 .unwrap(),
         );
         spec.set_mounts(Some(mounts));
-        let added = make_root_readonly(&mut spec);
+        let added = make_root_readonly(&mut spec, |_| true);
         assert_eq!(added, vec!["/tmp", "/run"]);
         assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(true));
         let dests: Vec<_> = spec

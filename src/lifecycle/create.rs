@@ -41,6 +41,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     let b = bundle::load(&opts.bundle)?;
     crate::profile::mark("bundle loaded");
     let relaxations = relax::collect_with(b.spec.annotations().as_ref(), &opts.relax)?;
+    policy::hostns::check_host_mount_ns(&b.spec, &relaxations)?;
     // Check the spec's own mappings before anything is claimed.
     userns::validate_spec_mappings(&b.spec)?;
     crate::profile::mark("relaxations and mappings checked");
@@ -138,7 +139,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             }
         }
         let range = mapped.as_ref().map(|(r, _, _)| r.clone());
-        let mut built = policy::build(&b.spec, relaxations, range.clone())?;
+        let mut built = policy::build(&b.spec, relaxations, range.clone(), &b.rootfs)?;
         crate::profile::mark("user namespace, id-mapped rootfs, policy built");
         if let Some(r) = &range {
             crate::hardening::userns_compat::adapt(&mut built.spec, &wdir, r)?;
@@ -183,6 +184,10 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 b.rootfs.clone()
             }
         };
+        if policy::hostns::shares_host_mount_ns(&built.spec) {
+            super::host_mounts::record(&wdir, &rootfs)
+                .map_err(io_err(format!("recording mounts in {}", wdir.display())))?;
+        }
         prepare_ward_dir(&wdir, opts, &b, &rootfs, built.spec)?;
         crate::testpoint::reached("create:prepared");
         crate::profile::mark("ward dir written");

@@ -4,6 +4,7 @@ mod cgroup_path;
 pub mod create;
 mod creator;
 pub mod exec;
+mod host_mounts;
 pub mod info;
 pub mod ops;
 pub mod pidfd;

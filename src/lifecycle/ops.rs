@@ -305,6 +305,7 @@ fn rootless_kill(c: &mut Container) {
 /// Frees what ward itself holds for a container (its dir, and anything the
 /// hardening layer set up outside libcontainer's knowledge).
 fn release_ward_resources(root: &StateRoot, id: &str) {
+    super::host_mounts::release(&root.ward_dir(id));
     crate::hardening::cleanup(&root.ward_dir(id), id);
     let _ = std::fs::remove_dir_all(root.ward_dir(id));
 }

@@ -3,6 +3,7 @@
 //! state; applied the same way to the init process and to every `exec`.
 
 pub mod adapt;
+pub mod hostns;
 pub mod idmap;
 pub mod relax;
 pub mod report;
@@ -81,11 +82,13 @@ pub struct Built {
 }
 
 /// Builds the policy. `range` is the id range allocated for ward's default user
-/// namespace (None when the spec brings its own or the layer is relaxed).
+/// namespace (None when the spec brings its own or the layer is relaxed);
+/// `rootfs` is the image's root directory as the bundle names it.
 pub fn build(
     spec: &Spec,
     relaxations: Relaxations,
     range: Option<userns::IdRange>,
+    rootfs: &Path,
 ) -> Result<Built> {
     let mut spec = spec.clone();
     let relaxed = |l| relaxations.has(l);
@@ -167,7 +170,23 @@ pub fn build(
     let scratch_mounts = if relaxed(Layer::Rootfs) {
         Vec::new()
     } else {
-        rootfs::make_root_readonly(&mut spec)
+        let spec_userns = userns_policy == UsernsPolicy::Spec;
+        let before = spec.clone();
+        let added = rootfs::make_root_readonly(&mut spec, |dest| {
+            !spec_userns || hostns::scratch_fits_spec_userns(&before, rootfs, dest)
+        });
+        for dest in ["/tmp", "/run"] {
+            if spec_userns && !added.iter().any(|a| a == dest) && !has_mount(&before, dest) {
+                adaptations.push(Adaptation {
+                    what: format!("no scratch tmpfs at {dest}"),
+                    why: format!(
+                        "the image has no {dest} and the root of the spec's user namespace \
+                         cannot create it"
+                    ),
+                });
+            }
+        }
+        added
     };
     // The relaxation lifts ward's default; a spec that asks for read-only keeps it.
     let rootfs_readonly = spec.root().as_ref().and_then(|r| r.readonly()) == Some(true);
@@ -232,6 +251,13 @@ pub fn build(
         spec,
         spec_filter,
     })
+}
+
+fn has_mount(spec: &Spec, dest: &str) -> bool {
+    spec.mounts()
+        .iter()
+        .flatten()
+        .any(|m| m.destination() == Path::new(dest))
 }
 
 fn set_default_pids(spec: &mut Spec) -> Result<Option<i64>> {
