@@ -280,14 +280,7 @@ fn prepare_ward_dir(
     }
     if let Some(mut mounts) = spec.mounts().clone() {
         for m in mounts.iter_mut() {
-            // runc's `tmpcopyup` (podman --read-only) is not a kernel option and
-            // libcontainer does not implement it: the tmpfs starts empty.
-            if let Some(opts) = m.options().clone() {
-                if opts.iter().any(|o| o == "tmpcopyup") {
-                    let kept: Vec<String> = opts.into_iter().filter(|o| o != "tmpcopyup").collect();
-                    m.set_options(Some(kept));
-                }
-            }
+            // (runc's `tmpcopyup` is done by the vendored libcontainer.)
             if let Some(src) = m.source().clone() {
                 if src.is_relative() && policy::idmap::is_bind(m) {
                     m.set_source(Some(b.dir.join(src)));

@@ -447,6 +447,19 @@ impl TenantContainerBuilder {
             process_builder.build()?
         };
 
+        // ward: an exec'd process gets the container's umask, as in runc
+        // (its config's, which both its init and setns paths apply).
+        let mut process = process;
+        let container_umask = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.user().umask());
+        if process.user().umask().is_none() && container_umask.is_some() {
+            let mut user = process.user().clone();
+            user.set_umask(container_umask);
+            process.set_user(user);
+        }
+
         let container_pid = container.pid().ok_or(LibcontainerError::Other(
             "could not retrieve container init pid".into(),
         ))?;

@@ -13,6 +13,8 @@ pub use mount::Mount;
 
 pub(super) mod symlink;
 
+mod tmpcopyup;
+
 pub mod utils;
 
 #[derive(Debug, thiserror::Error)]

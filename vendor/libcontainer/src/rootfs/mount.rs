@@ -574,6 +574,9 @@ impl Mount {
     ) -> Result<()> {
         let typ = m.typ().as_deref();
         let mut data_options = mount_option_config.data.clone();
+        // ward: runc's tmpcopyup is no kernel option; it is done below.
+        let tmpcopyup = typ == Some("tmpfs") && data_options.iter().any(|o| o == "tmpcopyup");
+        data_options.retain(|o| o != "tmpcopyup");
 
         if let Some(l) = label {
             if typ != Some("proc") && typ != Some("sysfs") {
@@ -591,6 +594,7 @@ impl Mount {
         let source = m.source().as_ref().ok_or(MountError::NoSource)?;
         let dir_perm = Permissions::from_mode(0o755);
         let mut fast_dest: Option<OwnedFd> = None;
+        let mut covers_existing_dir = false;
         let src = if is_bind(m) {
             let src = canonicalize(source).map_err(|err| {
                 tracing::error!("failed to canonicalize {:?}: {}", source, err);
@@ -624,6 +628,11 @@ impl Mount {
 
             src
         } else {
+            // ward: whether a tmpfs covers an existing directory (its mode is
+            // inherited below) or one made for it (tmpfs's own 1777).
+            if typ == Some("tmpfs") {
+                covers_existing_dir = root.resolve(container_dest).is_ok();
+            }
             fast_dest = dir_dest(&root, container_dest, &dir_perm)?;
             PathBuf::from(source)
         };
@@ -633,6 +642,16 @@ impl Mount {
             None => root.resolve(container_dest)?.into(),
         };
         let dest_fd = dest.as_fd();
+
+        // ward: a tmpfs without mode= takes the mode of the directory it
+        // covers, as in runc ("tmpfs mount mode= inherit").
+        if covers_existing_dir && !data_options.iter().any(|o| o.starts_with("mode=")) {
+            if let Ok(st) = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&dest_fd)) {
+                if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                    data_options.push(format!("mode={:o}", st.st_mode & 0o7777));
+                }
+            }
+        }
 
         // fd-based mount flow:
         // - bind: open_tree -> mount_setattr -> move_mount
@@ -778,6 +797,12 @@ impl Mount {
                         rec_attr,
                         mem::size_of::<linux::MountAttr>(),
                     )?;
+                }
+
+                // ward: tmpcopyup, from the covered directory into the
+                // still detached tmpfs.
+                if tmpcopyup {
+                    super::tmpcopyup::copy_tree(dest_fd, mount_fd).map_err(SyscallError::Nix)?;
                 }
 
                 // move_mount

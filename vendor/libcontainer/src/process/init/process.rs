@@ -228,6 +228,34 @@ pub fn container_init_process(
                 })?;
         }
 
+        // ward: a read-only /dev was mounted writable so the devices could be
+        // made in it (mount.rs); make it read-only now, as runc does.
+        let dev_ro = ctx.spec.mounts().iter().flatten().any(|m| {
+            m.destination() == Path::new("/dev")
+                && m.options().iter().flatten().any(|o| o == "ro")
+        });
+        if dev_ro {
+            let current_flags = statfs("/dev")
+                .map_err(|err| InitProcessError::SyscallOther(SyscallError::Nix(err)))?
+                .flags()
+                .bits();
+            ctx.syscall
+                .mount(
+                    None,
+                    Path::new("/dev"),
+                    None,
+                    MsFlags::MS_RDONLY
+                        | MsFlags::MS_REMOUNT
+                        | MsFlags::MS_BIND
+                        | MsFlags::from_bits_truncate(current_flags),
+                    None,
+                )
+                .map_err(|err| {
+                    tracing::error!(?err, "failed to remount /dev as readonly");
+                    InitProcessError::SyscallOther(err)
+                })?;
+        }
+
         if let Some(paths) = ctx.linux.readonly_paths() {
             // mount readonly path
             for path in paths {
