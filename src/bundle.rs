@@ -66,11 +66,33 @@ pub fn load(dir: &Path) -> Result<Bundle> {
             rootfs.display()
         )));
     }
+    let mut spec = spec;
+    strip_rootfs_from_destinations(&mut spec, &rootfs);
     Ok(Bundle {
         dir: dir.clone(),
         spec,
         rootfs,
     })
+}
+
+/// A mount destination spelled with the rootfs's host path in front names
+/// the path inside the container (runc strips the prefix lexically: its
+/// mounts.bats builds bind trees that way).
+fn strip_rootfs_from_destinations(spec: &mut Spec, rootfs: &Path) {
+    let Some(mut mounts) = spec.mounts().clone() else {
+        return;
+    };
+    let mut changed = false;
+    for m in mounts.iter_mut() {
+        if let Ok(rest) = m.destination().strip_prefix(rootfs) {
+            let inside = Path::new("/").join(rest);
+            m.set_destination(inside);
+            changed = true;
+        }
+    }
+    if changed {
+        spec.set_mounts(Some(mounts));
+    }
 }
 
 /// Checks the spec's shape beyond what deserialisation catches, each failure naming

@@ -118,3 +118,108 @@ fn foreground_terminal_output_keeps_newlines() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "one\ntwo\n");
 }
+
+/// Masked paths as runc masks them: a path listed twice is masked once, and
+/// masked directories share one read-only tmpfs.
+#[test]
+fn masked_paths_deduplicated_and_sharing_one_tmpfs() {
+    let env = Env::new();
+    for d in ["testdir", "testdir2", "testdir3"] {
+        std::fs::create_dir(env.bundle.join("rootfs").join(d)).unwrap();
+    }
+    env.edit(|c| {
+        let list = c["linux"]["maskedPaths"].as_array_mut().unwrap();
+        for p in ["/testdir", "/testdir", "/testdir2", "/testdir3"] {
+            list.push(p.into());
+        }
+    });
+    let out = run_sh(
+        &env,
+        "masked",
+        "grep -c ' /testdir ' /proc/self/mounts; stat -c %d /testdir /testdir2 /testdir3 | uniq | wc -l; \
+         touch /testdir2/x 2>&1 | grep -c 'Read-only'",
+    );
+    assert_eq!(out, "1\n1\n1\n");
+}
+
+/// `/sys/fs/cgroup` with `ro` (runc's template) gives read-only cgroup
+/// hierarchies, not only a read-only tmpfs above them (cgroup v1).
+#[test]
+fn read_only_cgroup_mount_reaches_every_hierarchy() {
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        eprintln!("skipped: cgroup v2 host (one cgroup2 mount)");
+        return;
+    }
+    let env = Env::new();
+    let out = run_sh(
+        &env,
+        "ro-cgroup",
+        "grep ' /sys/fs/cgroup' /proc/self/mounts | cut -d' ' -f2,4",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.len() > 2, "{out}");
+    for l in lines {
+        assert!(
+            l.split(' ').nth(1).unwrap_or("").starts_with("ro,"),
+            "{out}"
+        );
+    }
+}
+
+/// Bind sources the root of the spec's own user namespace cannot reach (a
+/// 0700 directory of host root on the way) are opened by ward on the host
+/// side, as runc's mount source fds are (userns.bats "inaccessible mounts").
+#[test]
+fn inaccessible_bind_sources_under_the_spec_user_namespace() {
+    let env = Env::new();
+    let secret = env.dir.path().join("secret");
+    std::fs::create_dir_all(secret.join("data")).unwrap();
+    std::fs::write(secret.join("data/file"), "inside").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(secret.join("data"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let src = secret.join("data").to_str().unwrap().to_string();
+    // (the mount point exists: the mapped root could not create it)
+    std::fs::create_dir(env.bundle.join("rootfs/data")).unwrap();
+    env.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 65536}]);
+        c["linux"]["gidMappings"] =
+            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 65536}]);
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/data", "type": "bind", "source": src, "options": ["rbind", "ro"]}),
+        );
+    });
+    let out = run_sh(&env, "inaccessible", "cat /data/file");
+    assert_eq!(out, "inside");
+}
+
+/// A mount destination written with the rootfs's host path in front names
+/// the path inside the container, and a bind source in the rootfs sees the
+/// mounts made before it (runc's "mount order" test).
+#[test]
+fn rootfs_prefixed_destinations_and_mount_order() {
+    let env = Env::new();
+    let rootfs = env.bundle.join("rootfs");
+    let a = env.dir.path().join("bind-a");
+    std::fs::create_dir_all(a.join("x")).unwrap();
+    std::fs::write(a.join("x/file"), "a/x").unwrap();
+    std::fs::create_dir_all(rootfs.join("final")).unwrap();
+    let (a, r) = (
+        a.to_str().unwrap().to_string(),
+        rootfs.to_str().unwrap().to_string(),
+    );
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/mnt", "type": "bind", "source": a, "options": ["rbind"]}));
+        // source and destination both spelled through the host path of the rootfs
+        m.push(json!({"destination": format!("{r}/final"), "type": "bind",
+                      "source": format!("{r}/mnt"), "options": ["rbind"]}));
+    });
+    env.annotate("run.ward.userns", "host");
+    let out = run_sh(&env, "mount-order", "cat /final/x/file");
+    assert_eq!(out, "a/x");
+}

@@ -110,15 +110,19 @@ pub fn adapt(spec: &mut Spec, ward_dir: &Path, range: &IdRange) -> Result<()> {
 /// `policy::idmap::bind_plan` or the kernel keeps at host ids is returned as
 /// adaptations for the posture report.
 ///
-/// With `ns` None (the spec brings its own user namespace) only the binds
+/// With `ns` None (the spec brings its own user namespace, or none) the binds
 /// the spec asks to id-map are staged, and `idmap` without mappings of its
-/// own uses the spec's `linux.uidMappings`/`gidMappings`.
+/// own uses the spec's `linux.uidMappings`/`gidMappings`; with `plain_outside`
+/// (the rootfs) plain binds are staged too, at host ids, except those whose
+/// source lies in the rootfs: those name the container's own mount tree as
+/// built so far (runc's mount order), which staging would freeze.
 pub fn stage_binds(
     spec: &mut Spec,
     dir: &Path,
     bundle_dir: &Path,
     devices_dir: &Path,
     ns: Option<BorrowedFd<'_>>,
+    plain_outside: Option<&Path>,
 ) -> Result<Vec<Adaptation>> {
     let Some(mut mounts) = spec.mounts().clone() else {
         return Ok(Vec::new());
@@ -130,7 +134,7 @@ pub fn stage_binds(
     );
     let mut adaptations = Vec::new();
     for (i, m) in mounts.iter_mut().enumerate() {
-        if !idmap::is_bind(m) || (ns.is_none() && !idmap::spec_idmap(m)) {
+        if !idmap::is_bind(m) {
             continue;
         }
         let Some(src) = m.source().clone() else {
@@ -141,6 +145,12 @@ pub fn stage_binds(
         } else {
             bundle_dir.join(src)
         };
+        if ns.is_none() && !idmap::spec_idmap(m) {
+            match plain_outside {
+                Some(rootfs) if !src.starts_with(rootfs) => {}
+                _ => continue,
+            }
+        }
         let meta = match std::fs::metadata(&src) {
             Ok(m) => m,
             // libcontainer reports a missing source with its own error.

@@ -157,21 +157,25 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                         &b.dir,
                         &wdir.join("devices"),
                         Some(ns.as_fd()),
+                        None,
                     )?;
                     built.policy.adaptations.extend(staged);
                 }
                 root.clone()
             }
             None => {
-                // A spec with its own user namespace may still ask for
-                // id-mapped binds, which libcontainer cannot make.
+                // Id-mapped binds, which libcontainer cannot make, are
+                // staged (with the spec's own user namespace, or none, as
+                // runc allows); under the spec's user namespace so are plain
+                // binds, whose source its root may not be able to reach.
                 let wants_idmap = built
                     .spec
                     .mounts()
                     .iter()
                     .flatten()
                     .any(policy::idmap::spec_idmap);
-                if built.policy.userns == policy::UsernsPolicy::Spec && wants_idmap {
+                let spec_userns = built.policy.userns == policy::UsernsPolicy::Spec;
+                if spec_userns || wants_idmap {
                     let dir = crate::hardening::idmapped_rootfs_dir(&wdir, None)?;
                     crate::hardening::userns_compat::stage_binds(
                         &mut built.spec,
@@ -179,6 +183,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                         &b.dir,
                         &wdir.join("devices"),
                         None,
+                        spec_userns.then_some(b.rootfs.as_path()),
                     )?;
                 }
                 b.rootfs.clone()

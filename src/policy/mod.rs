@@ -110,21 +110,9 @@ pub fn build(
         None => UsernsPolicy::Host,
     };
 
-    // Per-mount id mappings are applied where ward stages binds (its own
-    // user namespace, or the spec's); without a user namespace libcontainer
-    // would drop them silently.
-    if userns_policy == UsernsPolicy::Host {
-        for (i, m) in spec.mounts().iter().flatten().enumerate() {
-            if idmap::spec_idmap(m) {
-                adaptations.push(Adaptation {
-                    what: format!("mounts[{i}] {}: not id-mapped", m.destination().display()),
-                    why: "the container has no user namespace; ward applies a mount's own \
-                          id mapping (idmap, ridmap, uidMappings) only with one"
-                        .into(),
-                });
-            }
-        }
-    }
+    // Per-mount id mappings (idmap, ridmap, uidMappings) are applied where
+    // ward stages binds: in its own user namespace, the spec's, or none, as
+    // runc applies them (lifecycle/create.rs).
 
     // seccomp is ward's own: compile the spec's profile now (errors name the
     // field), and keep it away from libcontainer, which would only warn about it.

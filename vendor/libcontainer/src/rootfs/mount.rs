@@ -349,6 +349,23 @@ impl Mount {
             }
         }
 
+        // ward: and the tmpfs holding them is read-only too, once the
+        // hierarchies and comount symlinks are in it (runc).
+        if is_read_only(cgroup_mount) {
+            self.syscall.mount(
+                None,
+                &cgroup_root,
+                None,
+                MsFlags::MS_REMOUNT
+                    | MsFlags::MS_BIND
+                    | MsFlags::MS_RDONLY
+                    | MsFlags::MS_NOEXEC
+                    | MsFlags::MS_NOSUID
+                    | MsFlags::MS_NODEV,
+                None,
+            )?;
+        }
+
         Ok(())
     }
 
@@ -388,8 +405,14 @@ impl Mount {
             subsystem_name.into()
         };
 
+        // ward: the spec's "ro" on /sys/fs/cgroup reaches each hierarchy (runc).
+        let ro = if is_read_only(cgroup_mount) {
+            MsFlags::MS_RDONLY
+        } else {
+            MsFlags::empty()
+        };
         let mount_options_config = MountOptionConfig {
-            flags: MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            flags: MsFlags::MS_NOEXEC | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | ro,
             data: vec![data.into_owned()],
             rec_attr: None,
         };
@@ -450,8 +473,14 @@ impl Mount {
                 )
                 .typ("bind")
                 .options(
-                    ["rw", "rbind"]
-                        .iter()
+                    [
+                        if is_read_only(cgroup_mount) { "ro" } else { "rw" },
+                        "rbind",
+                        "nosuid",
+                        "nodev",
+                        "noexec",
+                    ]
+                    .iter()
                         .map(|o| o.to_string())
                         .collect::<Vec<String>>(),
                 )
@@ -1655,6 +1684,11 @@ mod tests {
 /// ward patch: a directory mount destination, created if missing. Some(fd)
 /// from the fast path below; None once pathrs has created it the careful way
 /// (the caller then resolves it through pathrs too).
+/// ward: whether a spec mount asks to be read-only.
+fn is_read_only(m: &SpecMount) -> bool {
+    m.options().iter().flatten().any(|o| o == "ro")
+}
+
 fn dir_dest(root: &Root, path: &Path, perm: &Permissions) -> Result<Option<OwnedFd>> {
     let fast = open_dir_beneath(root, path);
     if fast.is_none() {

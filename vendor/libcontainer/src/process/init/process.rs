@@ -613,14 +613,28 @@ fn masked_paths(
         InitProcessError::Device(err)
     })?;
 
+    // ward: as runc, the masked directories share one read-only tmpfs (the
+    // first one's, bind-mounted over the others), and a path listed twice is
+    // masked once.
+    let mut shared_tmpfs: Option<&Path> = None;
+    let mut seen = std::collections::HashSet::new();
     for path_str in paths {
         let path = Path::new(path_str);
-        if !path.exists() {
-            // Skip if the path does not exist.
+        if !seen.insert(path) || !path.exists() {
+            // Skip a duplicate, or a path that does not exist.
             continue;
         }
 
         if path.is_dir() {
+            if let Some(first) = shared_tmpfs {
+                if syscall
+                    .mount(Some(first), path, None, MsFlags::MS_BIND, None)
+                    .is_ok()
+                {
+                    continue;
+                }
+            }
+            shared_tmpfs = Some(path);
             // Destination is a directory, mount a read-only tmpfs over the top of it.
             let label = match mount_label {
                 Some(l) => format!("context=\"{l}\""),
