@@ -223,3 +223,30 @@ fn rootfs_prefixed_destinations_and_mount_order() {
     let out = run_sh(&env, "mount-order", "cat /final/x/file");
     assert_eq!(out, "a/x");
 }
+
+/// A bind destination through dangling symlinks is followed inside the
+/// rootfs, creating what is missing, as runc does (/etc/hosts -> /jump/baz/hosts,
+/// /jump -> /opt/foo/bar, none of it existing).
+#[test]
+fn bind_destination_through_dangling_symlinks() {
+    let env = Env::new();
+    let rootfs = env.bundle.join("rootfs");
+    std::os::unix::fs::symlink("/opt/foo/bar", rootfs.join("jump")).unwrap();
+    std::os::unix::fs::symlink("/jump/baz/hosts", rootfs.join("etc/hosts")).unwrap();
+    let src = env.dir.path().join("hosts-src");
+    std::fs::write(&src, "bound").unwrap();
+    let s = src.to_str().unwrap().to_string();
+    env.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(
+            json!({"destination": "/etc/hosts", "type": "bind", "source": s, "options": ["bind"]}),
+        )
+    });
+    let out = run_sh(
+        &env,
+        "dangling",
+        "cat /opt/foo/bar/baz/hosts; echo; cat /etc/hosts",
+    );
+    assert_eq!(out, "bound\nbound");
+    // Created in the image, inside the rootfs, and nowhere else.
+    assert!(rootfs.join("opt/foo/bar/baz/hosts").exists());
+}

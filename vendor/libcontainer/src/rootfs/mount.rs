@@ -624,12 +624,21 @@ impl Mount {
         let dir_perm = Permissions::from_mode(0o755);
         let mut fast_dest: Option<OwnedFd> = None;
         let mut covers_existing_dir = false;
+        let mut resolved_dest = container_dest.to_path_buf();
         let src = if is_bind(m) {
             let src = canonicalize(source).map_err(|err| {
                 tracing::error!("failed to canonicalize {:?}: {}", source, err);
                 err
             })?;
 
+            // ward: a destination through dangling symlinks is followed
+            // within the rootfs, creating what is missing (runc).
+            if root.resolve(container_dest).is_err() {
+                if let Some(p) = follow_dangling(&root, container_dest, src.is_dir()) {
+                    resolved_dest = p;
+                }
+            }
+            let container_dest = resolved_dest.as_path();
             if src.is_dir() {
                 fast_dest = dir_dest(&root, container_dest, &dir_perm)?;
             } else {
@@ -668,7 +677,7 @@ impl Mount {
 
         let dest: OwnedFd = match fast_dest {
             Some(fd) => fd,
-            None => root.resolve(container_dest)?.into(),
+            None => root.resolve(&resolved_dest)?.into(),
         };
         let dest_fd = dest.as_fd();
 
@@ -1684,6 +1693,61 @@ mod tests {
 /// ward patch: a directory mount destination, created if missing. Some(fd)
 /// from the fast path below; None once pathrs has created it the careful way
 /// (the caller then resolves it through pathrs too).
+/// ward: the in-root path a bind destination names when symlinks on it
+/// dangle (runc's "bind mount through a dangling symlink"): each component is
+/// looked up without following; a symlink's target (read within the root) is
+/// spliced in; missing directories are created, and the last component too
+/// when `dir`. Everything goes through `root`, which cannot be escaped. None
+/// when the path cannot be resolved this way (the caller's error stands).
+fn follow_dangling(root: &Root, path: &Path, dir: bool) -> Option<PathBuf> {
+    use std::collections::VecDeque;
+    use std::path::Component;
+    let mut pending: VecDeque<std::ffi::OsString> = VecDeque::new();
+    let push_front = |pending: &mut VecDeque<std::ffi::OsString>, p: &Path| {
+        for c in p.components().rev() {
+            match c {
+                Component::Normal(n) => pending.push_front(n.to_os_string()),
+                Component::ParentDir => pending.push_front("..".into()),
+                _ => {}
+            }
+        }
+    };
+    push_front(&mut pending, path);
+    let mut resolved = PathBuf::from("/");
+    let mut hops = 0;
+    while let Some(c) = pending.pop_front() {
+        if c == ".." {
+            resolved.pop();
+            continue;
+        }
+        let candidate = resolved.join(&c);
+        let last = pending.is_empty();
+        match root.readlink(&candidate) {
+            Ok(target) => {
+                hops += 1;
+                if hops > 40 {
+                    return None;
+                }
+                if target.is_absolute() {
+                    resolved = PathBuf::from("/");
+                }
+                push_front(&mut pending, &target);
+            }
+            Err(_) if root.resolve_nofollow(&candidate).is_ok() => resolved = candidate,
+            Err(_) if !last || dir => {
+                root.create(
+                    &candidate,
+                    &pathrs::InodeType::Directory(Permissions::from_mode(0o755)),
+                )
+                .ok()?;
+                resolved = candidate;
+            }
+            Err(_) => resolved = candidate,
+        }
+    }
+    Some(resolved)
+}
+
 /// ward: whether a spec mount asks to be read-only.
 fn is_read_only(m: &SpecMount) -> bool {
     m.options().iter().flatten().any(|o| o == "ro")
