@@ -183,6 +183,18 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 b.rootfs.clone()
             }
         };
+        // Before ward's config names the cgroup: a failed create cleans up
+        // the cgroup its config names, and this one may be another's.
+        let cgroup = super::cgroup_path::effective(
+            built
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.cgroups_path().as_deref()),
+            &opts.id,
+            opts.systemd_cgroup,
+        )?;
+        super::cgroup_path::check_unused(&cgroup, &opts.id, opts.systemd_cgroup)?;
         prepare_ward_dir(&wdir, opts, &b, &rootfs, built.spec)?;
         crate::testpoint::reached("create:prepared");
         crate::profile::mark("ward dir written");
