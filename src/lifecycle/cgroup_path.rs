@@ -83,6 +83,25 @@ fn frozen(path: &Path) -> bool {
     }
 }
 
+/// `linux.resources.unified` names cgroup v2 files: on a v1 (or hybrid) host
+/// it cannot be applied, and runc refuses it rather than ignore it.
+pub fn check_unified(resources: Option<&oci_spec::runtime::LinuxResources>) -> Result<()> {
+    let wants = resources
+        .and_then(|r| r.unified().as_ref())
+        .is_some_and(|u| !u.is_empty());
+    let v2 = matches!(
+        libcgroups::common::get_cgroup_setup(),
+        Ok(libcgroups::common::CgroupSetup::Unified)
+    );
+    if wants && !v2 {
+        return Err(WardError::Invalid(
+            "invalid configuration: cannot use unified on cgroup v1 (linux.resources.unified)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// `slice:prefix:name` (or `prefix:name`): a systemd unit, never a directory.
 pub fn is_systemd_path(p: &Path) -> bool {
     let Some(s) = p.to_str() else { return false };

@@ -195,6 +195,13 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             opts.systemd_cgroup,
         )?;
         super::cgroup_path::check_unused(&cgroup, &opts.id, opts.systemd_cgroup)?;
+        super::cgroup_path::check_unified(
+            built
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.resources().as_ref()),
+        )?;
         prepare_ward_dir(&wdir, opts, &b, &rootfs, built.spec)?;
         crate::testpoint::reached("create:prepared");
         crate::profile::mark("ward dir written");

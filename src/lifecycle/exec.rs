@@ -48,7 +48,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
         ContainerStatus::Paused if opts.ignore_paused => {}
         ContainerStatus::Paused => {
             return Err(WardError::Invalid(format!(
-                "container {} is paused, resume it first",
+                "cannot exec in a paused container: {} (resume it first, or use --ignore-paused)",
                 opts.id
             )))
         }

@@ -166,6 +166,20 @@ pub fn container_init_process(
             tracing::error!(?err, "failed to set up tty");
             InitProcessError::Tty(err)
         })?;
+        // ward patch: the process's consoleSize, as runc sets it (the pty's
+        // slave is stdin now).
+        if let Some(size) = ctx.process.console_size() {
+            let ws = libc::winsize {
+                ws_row: size.height() as u16,
+                ws_col: size.width() as u16,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            // SAFETY: TIOCSWINSZ reads a winsize struct that outlives the call.
+            if unsafe { libc::ioctl(0, libc::TIOCSWINSZ, &ws) } != 0 {
+                tracing::warn!(err = ?std::io::Error::last_os_error(), "failed to set console size");
+            }
+        }
     }
 
     if let Some(personality) = ctx.linux.personality() {
