@@ -111,10 +111,19 @@ impl Executor for WardExecutor {
         crate::testpoint::delay("executor:exec");
         self.harden().map_err(ExecutorError::Other)?;
         let Err(err) = nix::unistd::execvp(&argv[0], &argv);
-        Err(ExecutorError::Other(format!(
-            "exec {:?} failed: {err}",
-            args[0]
-        )))
+        // runc's wording (Go's `exec %s: %w`).
+        let msg = format!(
+            "exec {}: {}",
+            args[0],
+            errno_text(&std::io::Error::from(err))
+        );
+        if !self.exec {
+            // The init's failure after `start` has nobody waiting for it but
+            // the container's own stderr, where runc writes it too. (An exec's
+            // failure goes back to the waiting `ward exec`, which reports it.)
+            let _ = nix::unistd::write(std::io::stderr(), format!("{msg}\n").as_bytes());
+        }
+        Err(ExecutorError::Other(msg))
     }
 
     /// Runs in the container before create returns: a program that cannot be

@@ -3,27 +3,34 @@
 
 mod cli;
 
-use clap::Parser;
-
 fn main() {
     ward::profile::mark("main entered");
     ward::selfprotect::note_startup();
     ward::testpoint::init();
-    let parsed = match cli::Cli::try_parse() {
+    let parsed = match cli::parse() {
         Ok(c) => c,
         Err(e) => {
+            let args: Vec<String> = std::env::args().collect();
+            if let Some(msg) = cli::unknown_help_topic(&args) {
+                eprintln!("{msg}");
+                std::process::exit(3);
+            }
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
             std::process::exit(code);
         }
     };
+    let failure = parsed
+        .command
+        .as_ref()
+        .map_or(1, cli::Command::failure_code);
     let code = match cli::commands::run(parsed) {
         Ok(code) => code,
         Err(e) => {
             let msg = render(&e);
             ward::logging::final_error(&msg);
             eprintln!("ward: {msg}");
-            1
+            failure
         }
     };
     std::process::exit(code);

@@ -48,7 +48,8 @@ pub fn parse_signal(s: &str) -> Result<i32> {
     let unknown = || WardError::Invalid(format!("unknown signal {s:?}"));
     let t = s.trim();
     if let Ok(n) = t.parse::<i32>() {
-        return if (1..=RTMAX).contains(&n) {
+        // 0 sends nothing but checks the process is there (kill(2)), as runc allows.
+        return if (0..=RTMAX).contains(&n) {
             Ok(n)
         } else {
             Err(unknown())
@@ -101,6 +102,7 @@ mod tests {
     #[test]
     fn parses_runc_forms() {
         assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("0").unwrap(), 0);
         assert_eq!(parse_signal("KILL").unwrap(), 9);
         assert_eq!(parse_signal("SIGKILL").unwrap(), 9);
         assert_eq!(parse_signal("sigterm").unwrap(), 15);
@@ -113,7 +115,6 @@ mod tests {
     #[test]
     fn rejects_unknown() {
         for s in [
-            "0",
             "65",
             "-1",
             "FOO",

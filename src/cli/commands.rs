@@ -105,6 +105,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             );
             Ok(0)
         }
+        Command::Checkpoint { .. } | Command::Restore { .. } => {
+            bail!("checkpoint/restore is not supported by ward (it has no CRIU support)")
+        }
         Command::Inspect { format, id } => {
             let report = ward::policy::report::posture(&root, &id)?;
             match format {
@@ -179,6 +182,18 @@ fn run_container(
         return Ok(0);
     }
     let pid = c.pid().context("container has no init pid")?;
+    let code = wait_serving(pid, pty);
+    ward::profile::mark("run: container exited");
+    if !a.keep {
+        ops::delete(root, &id, true)?;
+        ward::profile::mark("run: deleted");
+    }
+    code
+}
+
+/// Waits for a foreground process, first copying between its pty (when ward
+/// serves one) and ward's stdio.
+fn wait_serving(pid: Pid, pty: Option<std::os::fd::OwnedFd>) -> Result<i32> {
     let (output, _raw) = match pty {
         Some(m) => {
             super::tty::copy_window_size(&m);
@@ -189,13 +204,8 @@ fn run_container(
     };
     let code = wait_forwarding(pid);
     if let Some(t) = output {
-        // Everything the container wrote to the pty, up to its last close.
+        // Everything the process wrote to the pty, up to its last close.
         let _ = t.join();
-    }
-    ward::profile::mark("run: container exited");
-    if !a.keep {
-        ops::delete(root, &id, true)?;
-        ward::profile::mark("run: deleted");
     }
     code
 }
@@ -218,14 +228,41 @@ fn exec_process(root: &StateRoot, a: ExecArgs) -> Result<i32> {
         None => None,
         Some(u) => Some(parse_user(u)?),
     };
+    // A foreground process with a terminal and no console socket: ward
+    // serves the pty, as for `run`.
+    let process = match &a.process {
+        Some(p) => {
+            exec::seal_for(root, &a.id)?;
+            let text = std::fs::read(p)
+                .with_context(|| format!("{}: cannot read the process file", p.display()))?;
+            Some((p.clone(), text))
+        }
+        None => None,
+    };
+    let terminal = match &process {
+        Some((_, text)) => serde_json::from_slice::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| v.pointer("/terminal").and_then(|t| t.as_bool()))
+            .unwrap_or(false),
+        None => a.tty,
+    };
+    let console = if terminal && !a.detach && a.console_socket.is_none() {
+        Some(super::tty::Console::listen()?)
+    } else {
+        None
+    };
     let opts = exec::ExecOpts {
         id: a.id.clone(),
-        process: a.process.clone(),
+        process,
         args: a.command.clone(),
         detach: a.detach,
         pid_file: a.pid_file.clone(),
-        console_socket: a.console_socket.clone(),
+        console_socket: console
+            .as_ref()
+            .map(|c| c.socket_path())
+            .or_else(|| a.console_socket.clone()),
         pidfd_socket: a.pidfd_socket.clone(),
+        tty: a.tty,
         cwd: a.cwd.clone(),
         env: a.env.clone(),
         user,
@@ -239,7 +276,11 @@ fn exec_process(root: &StateRoot, a: ExecArgs) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    wait_forwarding(pid)
+    let pty = match console {
+        Some(c) => Some(c.master()?),
+        None => None,
+    };
+    wait_serving(pid, pty)
 }
 
 fn parse_user(u: &str) -> Result<(u32, Option<u32>)> {
@@ -427,15 +468,36 @@ fn parse_duration(s: &str) -> Result<std::time::Duration> {
 
 fn events(root: &StateRoot, id: &str, stats: bool, interval: &str) -> Result<i32> {
     let every = parse_duration(interval)?;
-    loop {
-        let ev = info::stats(root, id)?;
+    let print = |ev: &info::Event| -> Result<()> {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", serde_json::to_string(&ev)?)?;
+        writeln!(out, "{}", serde_json::to_string(ev)?)?;
         out.flush()?;
+        Ok(())
+    };
+    // Between stats records, the OOM killer's count is watched often enough
+    // that each kill is reported as an `oom` event, as runc does.
+    let tick = every.min(std::time::Duration::from_millis(200));
+    let mut ooms = info::oom_kills(root, id);
+    loop {
+        print(&info::stats(root, id)?)?;
         if stats {
             return Ok(0);
         }
-        std::thread::sleep(every);
+        let next = std::time::Instant::now() + every;
+        while std::time::Instant::now() < next {
+            std::thread::sleep(tick.min(next.saturating_duration_since(std::time::Instant::now())));
+            let now = info::oom_kills(root, id);
+            if let (Some(before), Some(n)) = (ooms, now) {
+                if n > before {
+                    print(&info::Event {
+                        typ: "oom",
+                        id: id.to_string(),
+                        data: None,
+                    })?;
+                }
+            }
+            ooms = now.or(ooms);
+        }
     }
 }
 
@@ -472,6 +534,9 @@ fn update_resources(a: &UpdateArgs) -> Result<LinuxResources> {
         }
         None => LinuxResourcesBuilder::default().build()?,
     };
+    if a.kernel_memory.is_some() || a.kernel_memory_tcp.is_some() {
+        tracing::warn!("Kernel memory settings are ignored and will be removed");
+    }
     let mut mem = (*res.memory()).unwrap_or_default();
     let mut mem_set = false;
     if let Some(m) = &a.memory {
@@ -501,6 +566,14 @@ fn update_resources(a: &UpdateArgs) -> Result<LinuxResources> {
     }
     if let Some(v) = a.cpu_shares {
         cpu.set_shares(Some(v));
+        cpu_set = true;
+    }
+    if let Some(v) = a.cpu_burst {
+        cpu.set_burst(Some(v));
+        cpu_set = true;
+    }
+    if let Some(v) = a.cpu_idle {
+        cpu.set_idle(Some(v));
         cpu_set = true;
     }
     if let Some(v) = a.cpu_rt_period {

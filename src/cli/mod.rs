@@ -6,12 +6,59 @@ mod tty;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+
+/// Help in runc's (urfave/cli) layout: a `NAME:` section whose next line is
+/// "BIN COMMAND - what it does", which scripts written for runc read.
+const HELP_TEMPLATE: &str =
+    "NAME:\n   {bin} - {about}\n\nUSAGE:\n   {usage}\n\n{all-args}{after-help}";
+
+/// Parses the command line with runc's help layout on every command.
+pub fn parse() -> Result<Cli, clap::Error> {
+    let bin = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "ward".into());
+    let cmd = Cli::command()
+        .help_template(HELP_TEMPLATE)
+        .mut_subcommands(|s| {
+            let rest = HELP_TEMPLATE.split_once("{bin}").map_or("", |(_, r)| r);
+            let t = format!("NAME:\n   {bin} {}{rest}", s.get_name());
+            s.help_template(t)
+        });
+    let mut matches = cmd.try_get_matches()?;
+    Cli::from_arg_matches_mut(&mut matches)
+}
+
+/// runc's words for `runc foo -h` with an unknown `foo`; None when `args`
+/// is not such a request.
+pub fn unknown_help_topic(args: &[String]) -> Option<String> {
+    let wants_help = args.iter().any(|a| a == "-h" || a == "--help");
+    // The first word that is neither a flag nor the value of a global flag.
+    let mut words = args.iter().skip(1);
+    let first = loop {
+        let a = words.next()?;
+        if ["--root", "--log", "--log-format", "--relax", "--criu"].contains(&a.as_str()) {
+            words.next();
+        } else if !a.starts_with('-') {
+            break a;
+        }
+    };
+    let known = Cli::command()
+        .get_subcommands()
+        .any(|s| s.get_name() == first || s.get_all_aliases().any(|a| a == first))
+        || first == "help";
+    (wants_help && !known).then(|| format!("No help topic for '{first}'"))
+}
 
 #[derive(Parser, Debug)]
 #[command(
     name = "ward",
-    about = "ward: a minimal, secure-by-default OCI container runtime",
+    about = "a minimal, secure-by-default OCI container runtime",
     disable_version_flag = true
 )]
 pub struct Cli {
@@ -151,6 +198,7 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
+/// runc's `update` flags; -1 means "no limit" where runc accepts it.
 #[derive(Args, Debug, Clone, Default)]
 pub struct UpdateArgs {
     /// Resources JSON file (linux.resources format), '-' for stdin.
@@ -160,26 +208,39 @@ pub struct UpdateArgs {
     pub blkio_weight: Option<u16>,
     #[arg(long = "cpu-period")]
     pub cpu_period: Option<u64>,
-    #[arg(long = "cpu-quota")]
+    #[arg(long = "cpu-quota", allow_negative_numbers = true)]
     pub cpu_quota: Option<i64>,
+    /// CPU burst (cpu.cfs_burst_us), in microseconds.
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
     #[arg(long = "cpu-share", alias = "cpu-shares")]
     pub cpu_shares: Option<u64>,
     #[arg(long = "cpu-rt-period")]
     pub cpu_rt_period: Option<u64>,
-    #[arg(long = "cpu-rt-runtime")]
+    #[arg(long = "cpu-rt-runtime", allow_negative_numbers = true)]
     pub cpu_rt_runtime: Option<i64>,
+    /// SCHED_IDLE for the container's cgroup (cpu.idle): 0 or 1.
+    #[arg(long = "cpu-idle", allow_negative_numbers = true)]
+    pub cpu_idle: Option<i64>,
     #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
     #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
-    /// Memory limit (bytes, or with k/m/g suffix).
-    #[arg(long)]
+    /// Memory limit (bytes, or with k/m/g suffix; -1 for none).
+    #[arg(long, allow_negative_numbers = true)]
     pub memory: Option<String>,
-    #[arg(long = "memory-reservation")]
+    #[arg(long = "memory-reservation", allow_negative_numbers = true)]
     pub memory_reservation: Option<String>,
-    #[arg(long = "memory-swap")]
+    /// Memory plus swap limit (-1 for none).
+    #[arg(long = "memory-swap", allow_negative_numbers = true)]
     pub memory_swap: Option<String>,
-    #[arg(long = "pids-limit")]
+    /// Accepted and ignored, as by runc (kernel memory limits are gone).
+    #[arg(long = "kernel-memory", allow_negative_numbers = true, hide = true)]
+    pub kernel_memory: Option<String>,
+    #[arg(long = "kernel-memory-tcp", allow_negative_numbers = true, hide = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Maximum number of pids (-1 for none; 0 means 1, as in runc).
+    #[arg(long = "pids-limit", allow_negative_numbers = true)]
     pub pids_limit: Option<i64>,
     pub id: String,
 }
@@ -251,6 +312,16 @@ pub enum Command {
     },
     /// Print the OCI features document.
     Features,
+    /// Checkpoint a running container (not supported: ward has no CRIU support).
+    Checkpoint {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Restore a container from a checkpoint (not supported: ward has no CRIU support).
+    Restore {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Print the security posture in force for a container.
     Inspect {
         #[arg(short = 'f', long, value_enum, default_value = "table")]
@@ -260,6 +331,16 @@ pub enum Command {
 }
 
 impl Command {
+    /// The exit code of a failed command: runc's `exec` exits 255 when it
+    /// could not run the process (so a caller tells it from the process's own
+    /// exit codes), every other command 1.
+    pub fn failure_code(&self) -> i32 {
+        match self {
+            Command::Exec(_) => 255,
+            _ => 1,
+        }
+    }
+
     /// Commands whose whole job is printing to stdout (no container processes
     /// or sockets involved).
     pub fn only_prints(&self) -> bool {

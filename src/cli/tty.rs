@@ -79,6 +79,7 @@ fn receive_master(listener: &UnixListener) -> Result<OwnedFd> {
             if let Some(&fd) = fds.first() {
                 // SAFETY: the kernel just gave this process the fd.
                 let master = unsafe { OwnedFd::from_raw_fd(fd) };
+                // At once: the process may be about to write.
                 clear_onlcr(&master);
                 return Ok(master);
             }
@@ -120,6 +121,15 @@ impl Drop for RawGuard {
         if let Some(t) = &self.saved {
             let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, t);
         }
+    }
+}
+
+/// No "\r\n" for "\n" in what the process writes, as runc sets its ptys
+/// (scripts compare the lines a container prints).
+pub fn clear_onlcr(master: &OwnedFd) {
+    if let Ok(mut t) = termios::tcgetattr(master.as_fd()) {
+        t.output_flags.remove(termios::OutputFlags::ONLCR);
+        let _ = termios::tcsetattr(master.as_fd(), SetArg::TCSANOW, &t);
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use libcgroups::common::CgroupManager;
+
 use crate::error::{Result, WardError};
 
 /// The cgroup path libcontainer gets for this container. With the systemd
@@ -28,6 +30,76 @@ pub fn effective(spec: Option<&Path>, id: &str, systemd: bool) -> Result<PathBuf
         }
         None => Ok(PathBuf::from(format!("/ward/{id}"))),
     }
+}
+
+/// Refuses a cgroup a new container cannot be put in, with runc's words: one
+/// that already holds processes (another container's), or one frozen in
+/// advance (its init would hang in the freezer, and `run -d` with it). Only the
+/// cgroupfs driver names a directory that can exist before the create.
+pub fn check_unused(path: &Path, id: &str, systemd: bool) -> Result<()> {
+    if systemd {
+        return Ok(());
+    }
+    if let Ok(m) = libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
+        cgroup_path: path.to_path_buf(),
+        systemd_cgroup: false,
+        container_name: id.to_string(),
+    }) {
+        // An error here is a cgroup that does not exist yet: nothing in it.
+        let n = m.get_all_pids().map(|p| p.len()).unwrap_or(0);
+        if n > 0 {
+            return Err(WardError::Invalid(format!(
+                "container's cgroup is not empty: {n} process(es) found"
+            )));
+        }
+    }
+    if frozen(path) {
+        return Err(WardError::Invalid(
+            "container's cgroup unexpectedly frozen".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The cgroup's freezer says frozen (v1 `freezer.state` FROZEN or FREEZING,
+/// v2 `cgroup.freeze` 1); a missing cgroup or freezer is not frozen.
+fn frozen(path: &Path) -> bool {
+    use libcgroups::common::{get_cgroup_setup, CgroupSetup, DEFAULT_CGROUP_ROOT};
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    match get_cgroup_setup() {
+        Ok(CgroupSetup::Unified) => std::fs::read_to_string(
+            Path::new(DEFAULT_CGROUP_ROOT)
+                .join(rel)
+                .join("cgroup.freeze"),
+        )
+        .is_ok_and(|s| s.trim() == "1"),
+        Ok(_) => libcgroups::v1::util::get_subsystem_mount_point(
+            &libcgroups::v1::ControllerType::Freezer,
+        )
+        .ok()
+        .and_then(|m| std::fs::read_to_string(m.join(rel).join("freezer.state")).ok())
+        .is_some_and(|s| matches!(s.trim(), "FROZEN" | "FREEZING")),
+        Err(_) => false,
+    }
+}
+
+/// `linux.resources.unified` names cgroup v2 files: on a v1 (or hybrid) host
+/// it cannot be applied, and runc refuses it rather than ignore it.
+pub fn check_unified(resources: Option<&oci_spec::runtime::LinuxResources>) -> Result<()> {
+    let wants = resources
+        .and_then(|r| r.unified().as_ref())
+        .is_some_and(|u| !u.is_empty());
+    let v2 = matches!(
+        libcgroups::common::get_cgroup_setup(),
+        Ok(libcgroups::common::CgroupSetup::Unified)
+    );
+    if wants && !v2 {
+        return Err(WardError::Invalid(
+            "invalid configuration: cannot use unified on cgroup v1 (linux.resources.unified)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `slice:prefix:name` (or `prefix:name`): a systemd unit, never a directory.

@@ -189,6 +189,25 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 b.rootfs.clone()
             }
         };
+        // Before ward's config names the cgroup: a failed create cleans up
+        // the cgroup its config names, and this one may be another's.
+        let cgroup = super::cgroup_path::effective(
+            built
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.cgroups_path().as_deref()),
+            &opts.id,
+            opts.systemd_cgroup,
+        )?;
+        super::cgroup_path::check_unused(&cgroup, &opts.id, opts.systemd_cgroup)?;
+        super::cgroup_path::check_unified(
+            built
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.resources().as_ref()),
+        )?;
         if policy::hostns::shares_host_mount_ns(&built.spec) {
             super::host_mounts::record(&wdir, &rootfs)
                 .map_err(io_err(format!("recording mounts in {}", wdir.display())))?;

@@ -19,12 +19,16 @@ use crate::policy::Policy;
 #[derive(Debug, Default, Clone)]
 pub struct ExecOpts {
     pub id: String,
-    pub process: Option<PathBuf>,
+    /// `--process FILE`: its name and its contents, read once (it may be a
+    /// pipe, as in `-p <(...)`).
+    pub process: Option<(PathBuf, Vec<u8>)>,
     pub args: Vec<String>,
     pub detach: bool,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub pidfd_socket: Option<PathBuf>,
+    /// `-t`: a pty for a process given by arguments.
+    pub tty: bool,
     pub cwd: Option<PathBuf>,
     pub env: Vec<String>,
     pub user: Option<(u32, Option<u32>)>,
@@ -44,17 +48,13 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
         ContainerStatus::Paused if opts.ignore_paused => {}
         ContainerStatus::Paused => {
             return Err(WardError::Invalid(format!(
-                "container {} is paused, resume it first",
+                "cannot exec in a paused container: {} (resume it first, or use --ignore-paused)",
                 opts.id
             )))
         }
         _ => return Err(WardError::NotRunning(opts.id.clone())),
     }
-    let policy = Policy::load(&root.policy_file(&opts.id))?;
-    // See selfprotect: only ward's own user namespace makes the copy unneeded.
-    if !matches!(policy.userns, crate::policy::UsernsPolicy::Ward { .. }) {
-        crate::selfprotect::ensure_sealed().map_err(WardError::Invalid)?;
-    }
+    let policy = seal_for(root, &opts.id)?;
     let filter = match std::fs::read(root.spec_filter_file(&opts.id)) {
         Ok(b) => Some(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -63,10 +63,11 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
     let caps_relaxed = policy.relaxations.iter().any(|r| r.layer == Layer::Caps);
     let force_nnp = policy.exec_forces_no_new_privs(opts.no_new_privs);
     let process_file = match &opts.process {
-        Some(p) => Some(sanitized_process(
+        Some((p, text)) => Some(sanitized_process(
             root,
             &opts.id,
             p,
+            text,
             caps_relaxed,
             force_nnp,
         )?),
@@ -111,6 +112,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
     )?
     .as_tenant()
     .with_detach(opts.detach)
+    .with_terminal(opts.tty)
     .with_cwd(opts.cwd.as_ref())
     .with_env(env)
     .with_process(process_file.as_ref())
@@ -135,22 +137,35 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
     Ok(pid)
 }
 
+/// Re-executes from the sealed copy when the container needs it (see
+/// selfprotect: only ward's own user namespace makes the copy unneeded), and
+/// returns the container's policy. Call before reading anything that cannot
+/// be read twice (a `-p <(...)` pipe): the re-exec starts over.
+pub fn seal_for(root: &StateRoot, id: &str) -> Result<Policy> {
+    let policy = Policy::load(&root.policy_file(id))?;
+    if !matches!(policy.userns, crate::policy::UsernsPolicy::Ward { .. }) {
+        crate::selfprotect::ensure_sealed().map_err(WardError::Invalid)?;
+    }
+    Ok(policy)
+}
+
 /// Reads a process.json, names its problems, and restricts its capabilities
 /// the way create restricted the init process's.
 fn sanitized_process(
     root: &StateRoot,
     id: &str,
-    path: &PathBuf,
+    path: &std::path::Path,
+    text: &[u8],
     relaxed: bool,
     force_nnp: bool,
 ) -> Result<PathBuf> {
     let bad = |msg: String| WardError::Config {
-        path: path.clone(),
+        path: path.to_path_buf(),
         msg,
     };
-    let text = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
     let mut value: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| bad(format!("invalid process: {e}")))?;
+        serde_json::from_slice(text).map_err(|e| bad(format!("invalid process: {e}")))?;
+    // runc's leniencies: no `user` is uid 0, unknown capabilities dropped.
     for w in crate::spec_compat::normalize_process(&mut value) {
         tracing::warn!("{w}");
     }

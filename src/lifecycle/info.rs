@@ -104,7 +104,37 @@ pub struct Event {
     #[serde(rename = "type")]
     pub typ: &'static str,
     pub id: String,
-    pub data: serde_json::Value,
+    /// None for events that carry nothing (`oom`): runc writes just type and id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+/// How many times the kernel's OOM killer acted in the container's memory
+/// cgroup (v1 `memory.oom_control`, v2 `memory.events`: `oom_kill`). None
+/// when it cannot be read (no memory controller, a systemd unit path).
+pub fn oom_kills(root: &StateRoot, id: &str) -> Option<u64> {
+    use libcgroups::common::{get_cgroup_setup, CgroupSetup, DEFAULT_CGROUP_ROOT};
+    let c = load(root, id).ok()?;
+    let path = c.spec().ok()?.cgroup_path;
+    if crate::lifecycle::cgroup_path::is_systemd_path(&path) {
+        return None;
+    }
+    let rel = path.strip_prefix("/").unwrap_or(&path).to_path_buf();
+    let file = match get_cgroup_setup().ok()? {
+        CgroupSetup::Unified => std::path::Path::new(DEFAULT_CGROUP_ROOT)
+            .join(rel)
+            .join("memory.events"),
+        _ => {
+            libcgroups::v1::util::get_subsystem_mount_point(&libcgroups::v1::ControllerType::Memory)
+                .ok()?
+                .join(rel)
+                .join("memory.oom_control")
+        }
+    };
+    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
+        l.strip_prefix("oom_kill ")
+            .and_then(|n| n.trim().parse().ok())
+    })
 }
 
 pub fn stats(root: &StateRoot, id: &str) -> Result<Event> {
@@ -125,7 +155,7 @@ pub fn stats(root: &StateRoot, id: &str) -> Result<Event> {
     Ok(Event {
         typ: "stats",
         id: id.to_string(),
-        data,
+        data: Some(data),
     })
 }
 

@@ -102,6 +102,12 @@ fn cg_err(id: &str, what: &str) -> impl FnOnce(libcgroups::common::AnyManagerErr
 /// container. Real-time signals are allowed, so this uses raw numbers.
 pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
     let c = load(root, id)?;
+    // Without a pid namespace of its own, killing the init takes nothing else
+    // with it: SIGKILL goes to every process of the cgroup, init gone or not
+    // (runc does the same).
+    if sig == Signal::SIGKILL as i32 && !private_pid_namespace(root, id) {
+        return kill_cgroup(&c, id);
+    }
     let live = matches!(
         c.status(),
         ContainerStatus::Created | ContainerStatus::Running | ContainerStatus::Paused
@@ -148,6 +154,43 @@ pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
             .map_err(cg_err(id, "thawing"))?;
     }
     Ok(())
+}
+
+/// SIGKILL to every process in the container's cgroup (frozen first, so none
+/// can fork meanwhile; thawed after, so they die). No process and no init:
+/// the container is not running.
+fn kill_cgroup(c: &Container, id: &str) -> Result<()> {
+    let pids = container_pids(c)?;
+    if pids.is_empty() && c.status() == ContainerStatus::Stopped {
+        return Err(WardError::NotRunning(id.to_string()));
+    }
+    let m = cgroup_manager(c)?;
+    let _ = m.freeze(FreezerState::Frozen);
+    for pid in container_pids(c)? {
+        let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+    }
+    m.freeze(FreezerState::Thawed)
+        .map_err(cg_err(id, "thawing"))
+}
+
+/// The container's spec gives it a pid namespace of its own (listed without
+/// a path). Read from ward's effective config; unreadable counts as private,
+/// the common case, which keeps the plain signal to the init.
+fn private_pid_namespace(root: &StateRoot, id: &str) -> bool {
+    let Some(spec) = std::fs::read(root.ward_dir(id).join("config.json"))
+        .ok()
+        .and_then(|d| serde_json::from_slice::<oci_spec::runtime::Spec>(&d).ok())
+    else {
+        return true;
+    };
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter().any(|n| {
+                n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid && n.path().is_none()
+            })
+        })
 }
 
 /// `start` returns, as runc's does, once the init is released, just before

@@ -371,3 +371,33 @@ pub fn run_sh(env: &Env, name: &str, script: &str) -> String {
     );
     stdout(&out)
 }
+
+/// Removes a cgroup subtree in every v1 hierarchy (and the unified one), deepest first.
+pub struct CgroupTree(pub String);
+
+impl Drop for CgroupTree {
+    fn drop(&mut self) {
+        let Ok(hier) = std::fs::read_dir("/sys/fs/cgroup") else {
+            return;
+        };
+        for h in hier.flatten() {
+            let top = h.path().join(&self.0);
+            let mut dirs: Vec<PathBuf> = Vec::new();
+            let mut stack = vec![top.clone()];
+            while let Some(d) = stack.pop() {
+                if let Ok(rd) = std::fs::read_dir(&d) {
+                    for e in rd.flatten() {
+                        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                            stack.push(e.path());
+                        }
+                    }
+                    dirs.push(d);
+                }
+            }
+            dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+            for d in dirs {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+    }
+}

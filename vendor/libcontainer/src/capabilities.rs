@@ -140,6 +140,16 @@ pub fn drop_privileges<S: Syscall + ?Sized>(
     tracing::debug!("dropping bounding capabilities to {:?}", bounding);
     syscall.set_capability(CapSet::Bounding, &to_set(bounding))?;
 
+    // ward patch: inheritable first, while the permitted set is still whole.
+    // The kernel lets a process without CAP_SETPCAP in its effective set
+    // raise inheritable only within its permitted set, so after effective
+    // and permitted were cut a spec's inheritable beyond its permitted set
+    // failed with EPERM (runc sets all three in one capset).
+    if let Some(inheritable) = cs.inheritable() {
+        tracing::debug!("dropping inheritable capabilities to {:?}", inheritable);
+        syscall.set_capability(CapSet::Inheritable, &to_set(inheritable))?;
+    }
+
     if let Some(effective) = cs.effective() {
         tracing::debug!("dropping effective capabilities to {:?}", effective);
         syscall.set_capability(CapSet::Effective, &to_set(effective))?;
@@ -148,11 +158,6 @@ pub fn drop_privileges<S: Syscall + ?Sized>(
     if let Some(permitted) = cs.permitted() {
         tracing::debug!("dropping permitted capabilities to {:?}", permitted);
         syscall.set_capability(CapSet::Permitted, &to_set(permitted))?;
-    }
-
-    if let Some(inheritable) = cs.inheritable() {
-        tracing::debug!("dropping inheritable capabilities to {:?}", inheritable);
-        syscall.set_capability(CapSet::Inheritable, &to_set(inheritable))?;
     }
 
     if let Some(ambient) = cs.ambient() {

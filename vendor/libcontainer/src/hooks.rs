@@ -29,11 +29,22 @@ pub enum HookError {
     WriteContainerState(#[source] std::io::Error),
     #[error("failed to convert state to OCI format")]
     StateConversion(#[from] StateConversionError),
+    // ward patch: which hook failed, in runc's words (scripts match on them).
+    #[error("error running {kind} hook #{index}: {source}")]
+    Numbered {
+        kind: &'static str,
+        index: usize,
+        #[source]
+        source: Box<HookError>,
+    },
 }
 
 type Result<T> = std::result::Result<T, HookError>;
 
+/// Runs the `kind` hooks (createRuntime, prestart, ...) in order; the first
+/// failure stops them and is reported with the kind and the hook's index.
 pub fn run_hooks(
+    kind: &'static str,
     hooks: Option<&Vec<Hook>>,
     state: Option<&State>,
     // TODO: Remove the following parameters. To comply with the OCI State, hooks should only depend on structures defined in oci-spec-rs. Cleaning these up ensures proper functional isolation.
@@ -62,7 +73,26 @@ pub fn run_hooks(
     }
 
     if let Some(hooks) = hooks {
-        for hook in hooks {
+        for (index, hook) in hooks.iter().enumerate() {
+            run_hook(hook, &oci_state, cwd, default_env).map_err(|e| HookError::Numbered {
+                kind,
+                index,
+                source: Box::new(e),
+            })?;
+        }
+    }
+
+    Ok(())
+}
+
+fn run_hook(
+    hook: &Hook,
+    oci_state: &OciState,
+    cwd: Option<&Path>,
+    default_env: Option<&HashMap<String, String>>,
+) -> Result<()> {
+    {
+        {
             let mut hook_command = process::Command::new(hook.path());
 
             if let Some(cwd) = cwd {
@@ -112,7 +142,7 @@ pub fn run_hooks(
                 // error, in the case that the hook command is waiting for us to
                 // write to stdin.
                 let encoded_state =
-                    serde_json::to_string(&oci_state).map_err(HookError::EncodeContainerState)?;
+                    serde_json::to_string(oci_state).map_err(HookError::EncodeContainerState)?;
                 if let Err(e) = stdin.write_all(encoded_state.as_bytes()) {
                     if e.kind() != ErrorKind::BrokenPipe {
                         // Not a broken pipe. The hook command may be waiting
@@ -204,7 +234,8 @@ mod test {
     fn test_run_hook() -> Result<()> {
         {
             let default_container: Container = Default::default();
-            run_hooks(None, Some(&default_container.state), None, None, None)
+            run_hooks(
+                "test", None, Some(&default_container.state), None, None, None)
                 .context("Failed simple test")?;
         }
 
@@ -215,6 +246,7 @@ mod test {
             let hook = HookBuilder::default().path("true").build()?;
             let hooks = Some(vec![hook]);
             run_hooks(
+                "test",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 None,
@@ -242,6 +274,7 @@ mod test {
                 .build()?;
             let hooks = Some(vec![hook]);
             run_hooks(
+                "test",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 None,
@@ -267,6 +300,7 @@ mod test {
                 .build()?;
             let hooks = Some(vec![hook]);
             run_hooks(
+                "test",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 Some(tmp.path()),
@@ -290,6 +324,7 @@ mod test {
                 .build()?;
             let hooks = Some(vec![hook]);
             run_hooks(
+                "test",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 None,
@@ -320,6 +355,7 @@ mod test {
             .build()?;
         let hooks = Some(vec![hook]);
         match run_hooks(
+            "test",
             hooks.as_ref(),
             Some(&default_container.state),
             None,
@@ -361,6 +397,7 @@ mod test {
             let mut default_env = HashMap::new();
             default_env.insert("TEST_ENV".to_string(), "default_value".to_string());
             run_hooks(
+                "test",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 None,
@@ -386,6 +423,7 @@ mod test {
             let mut default_env = HashMap::new();
             default_env.insert("TEST_ENV".to_string(), "default_value".to_string());
             run_hooks(
+                "test",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 None,
@@ -409,6 +447,7 @@ mod test {
                 .build()?;
             let hooks = Some(vec![hook]);
             run_hooks(
+                "test",
                 hooks.as_ref(),
                 Some(&default_container.state),
                 None,

@@ -40,8 +40,9 @@ const BLKIO_BFQ_WEIGHT: &str = "blkio.bfq.weight";
 // Specifies the relative proportion of block I/O access for specific devices available
 // to the cgroup. This overrides the the blkio.weight value for the specified device
 // Format: Major:Minor weight (weight can range from 100 to 1000)
-#[allow(dead_code)]
 const BLKIO_WEIGHT_DEVICE: &str = "blkio.weight_device";
+// ward patch: with the BFQ scheduler (no CFQ), per-device weights go here.
+const BLKIO_BFQ_WEIGHT_DEVICE: &str = "blkio.bfq.weight_device";
 
 // Common parameters which may be used for either policy but seem to be used only for
 // proportional weight division policy in practice
@@ -130,6 +131,24 @@ impl Blkio {
                     common::write_cgroup_file(&cgroup_file, blkio_weight)?;
                 } else {
                     common::write_cgroup_file(root_path.join(BLKIO_BFQ_WEIGHT), blkio_weight)?;
+                }
+            }
+        }
+
+        // ward patch: per-device weights, as runc writes them (upstream
+        // ignored weightDevice on v1).
+        if let Some(devices) = blkio.weight_device().as_ref() {
+            let file = if root_path.join(BLKIO_WEIGHT_DEVICE).exists() {
+                root_path.join(BLKIO_WEIGHT_DEVICE)
+            } else {
+                root_path.join(BLKIO_BFQ_WEIGHT_DEVICE)
+            };
+            for wd in devices {
+                if let Some(w) = wd.weight().filter(|w| *w != 0) {
+                    common::write_cgroup_file_str(
+                        &file,
+                        &format!("{}:{} {}", wd.major(), wd.minor(), w),
+                    )?;
                 }
             }
         }

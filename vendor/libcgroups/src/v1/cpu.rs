@@ -39,6 +39,7 @@ impl Controller for Cpu {
                 || cpu.realtime_period().is_some()
                 || cpu.realtime_runtime().is_some()
                 || cpu.idle().is_some()
+                || cpu.burst().is_some()
             {
                 return Some(cpu);
             }
@@ -94,32 +95,55 @@ impl Cpu {
             }
         }
 
-        if let Some(cpu_period) = cpu.period() {
-            if cpu_period != 0 {
-                common::write_cgroup_file(root_path.join(CGROUP_CPU_PERIOD), cpu_period)?;
+        let quota = cpu.quota().filter(|q| *q != 0);
+        // runc's order: the period first; if the kernel refuses it (EINVAL:
+        // old quota / new period would exceed the parent's limit) and a quota
+        // is being set too, write the quota and then the period again.
+        let mut period_later = None;
+        if let Some(cpu_period) = cpu.period().filter(|p| *p != 0) {
+            match common::write_cgroup_file(root_path.join(CGROUP_CPU_PERIOD), cpu_period) {
+                Err(e) if is_einval(&e) && quota.is_some() => period_later = Some(cpu_period),
+                r => r?,
             }
         }
 
-        if let Some(cpu_quota) = cpu.quota() {
-            if cpu_quota != 0 {
-                common::write_cgroup_file(root_path.join(CGROUP_CPU_QUOTA), cpu_quota)?;
-            }
-        }
-
+        // The burst likewise may have to wait for the quota; a kernel without
+        // the knob (ENOENT) is not an error, as in runc.
+        let mut burst_later = None;
         if let Some(cpu_burst) = cpu.burst() {
-            common::write_cgroup_file(root_path.join(CGROUP_CPU_BURST), cpu_burst)?;
-        }
-
-        if let Some(rt_runtime) = cpu.realtime_runtime() {
-            if rt_runtime != 0 {
-                common::write_cgroup_file(root_path.join(CGROUP_CPU_RT_RUNTIME), rt_runtime)?;
+            match common::write_cgroup_file(root_path.join(CGROUP_CPU_BURST), cpu_burst) {
+                Err(e) if e.inner().kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) if is_einval(&e) && quota.is_some() => burst_later = Some(cpu_burst),
+                r => r?,
             }
         }
 
-        if let Some(rt_period) = cpu.realtime_period() {
-            if rt_period != 0 {
-                common::write_cgroup_file(root_path.join(CGROUP_CPU_RT_PERIOD), rt_period)?;
+        if let Some(cpu_quota) = quota {
+            common::write_cgroup_file(root_path.join(CGROUP_CPU_QUOTA), cpu_quota)?;
+        }
+        if let Some(p) = period_later {
+            common::write_cgroup_file(root_path.join(CGROUP_CPU_PERIOD), p)?;
+        }
+        if let Some(b) = burst_later {
+            common::write_cgroup_file(root_path.join(CGROUP_CPU_BURST), b)?;
+        }
+
+        // Real-time: the period first, retried after the runtime on EINVAL.
+        let rt_runtime = cpu.realtime_runtime().filter(|r| *r != 0);
+        let mut rt_period_later = None;
+        if let Some(rt_period) = cpu.realtime_period().filter(|p| *p != 0) {
+            match common::write_cgroup_file(root_path.join(CGROUP_CPU_RT_PERIOD), rt_period) {
+                Err(e) if is_einval(&e) && rt_runtime.is_some() => {
+                    rt_period_later = Some(rt_period)
+                }
+                r => r?,
             }
+        }
+        if let Some(rt_runtime) = rt_runtime {
+            common::write_cgroup_file(root_path.join(CGROUP_CPU_RT_RUNTIME), rt_runtime)?;
+        }
+        if let Some(p) = rt_period_later {
+            common::write_cgroup_file(root_path.join(CGROUP_CPU_RT_PERIOD), p)?;
         }
 
         if let Some(idle) = cpu.idle() {
@@ -128,6 +152,10 @@ impl Cpu {
 
         Ok(())
     }
+}
+
+fn is_einval(e: &WrappedIoError) -> bool {
+    e.inner().raw_os_error() == Some(nix::libc::EINVAL)
 }
 
 #[cfg(test)]

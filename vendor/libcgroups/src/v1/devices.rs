@@ -46,7 +46,18 @@ impl Devices {
             cgroup_root.join("devices.deny")
         };
 
-        common::write_cgroup_file_str(path, &device.to_string())?;
+        // ward patch: the kernel knows only r, w and m; runc passes a spec's
+        // rule with other letters (e.g. "rwa") without them instead of
+        // failing the create with EINVAL. A rule left with no access is moot.
+        let mut rule = device.clone();
+        if let Some(access) = device.access() {
+            let known: String = access.chars().filter(|c| "rwm".contains(*c)).collect();
+            if known.is_empty() && !access.is_empty() {
+                return Ok(());
+            }
+            rule.set_access(Some(known));
+        }
+        common::write_cgroup_file_str(path, &rule.to_string())?;
         Ok(())
     }
 }

@@ -32,7 +32,14 @@ use crate::stats::{PidStatsError, Stats, StatsProvider};
 
 pub struct Manager {
     subsystems: HashMap<CtrlType, PathBuf>,
+    /// ward patch: on a hybrid host, the container's directory in the cgroup2
+    /// hierarchy mounted at /sys/fs/cgroup/unified (no controllers; systemd
+    /// tracks processes there). runc puts the container there too.
+    unified: Option<PathBuf>,
 }
+
+/// Where a hybrid host mounts its controller-less cgroup2 hierarchy.
+const HYBRID_UNIFIED: &str = "/sys/fs/cgroup/unified";
 
 #[derive(thiserror::Error, Debug)]
 pub enum V1ManagerError {
@@ -106,7 +113,26 @@ impl Manager {
             }
         }
 
-        Ok(Manager { subsystems })
+        let unified = Path::new(HYBRID_UNIFIED)
+            .join("cgroup.controllers")
+            .exists()
+            .then(|| PathBuf::from(HYBRID_UNIFIED).join_safely(cgroup_path).ok())
+            .flatten()
+            .filter(|_| !cgroup_path.as_os_str().is_empty());
+        Ok(Manager {
+            subsystems,
+            unified,
+        })
+    }
+
+    /// Best effort, as a hybrid host's cgroup2 tree carries no limits: a
+    /// failure there is logged, never fatal.
+    fn unified_step(&self, what: &str, f: impl FnOnce(&Path) -> std::io::Result<()>) {
+        if let Some(u) = &self.unified {
+            if let Err(err) = f(u) {
+                tracing::debug!(?err, path = ?u, "hybrid cgroup2 {what} failed");
+            }
+        }
     }
 
     fn own_cgroups() -> Result<ProcessCGroups, V1ManagerError> {
@@ -198,6 +224,7 @@ impl Manager {
                 CpuSet::ensure_not_empty(path, "cpuset.mems")?;
             }
         }
+        self.unified_step("create", |u| fs::create_dir_all(u));
         Ok(())
     }
 }
@@ -234,6 +261,11 @@ impl CgroupManager for Manager {
                 CtrlType::Freezer => Freezer::add_task(pid, cgroup_path)?,
             }
         }
+        // "0" (a process moving itself) works for cgroup2's cgroup.procs too.
+        self.unified_step("join", |u| {
+            fs::create_dir_all(u)?;
+            fs::write(u.join(CGROUP_PROCS), pid.as_raw().to_string())
+        });
 
         Ok(())
     }
@@ -279,6 +311,13 @@ impl CgroupManager for Manager {
                 common::delete_with_retry(cgroup_path, 4, Duration::from_millis(100))?;
             }
         }
+        self.unified_step("remove", |u| {
+            if u.exists() {
+                common::delete_with_retry(u, 4, Duration::from_millis(100))
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+            }
+            Ok(())
+        });
 
         Ok(())
     }

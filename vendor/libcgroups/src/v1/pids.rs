@@ -41,10 +41,12 @@ impl StatsProvider for Pids {
 
 impl Pids {
     fn apply(root_path: &Path, pids: &LinuxPids) -> Result<(), WrappedIoError> {
-        let limit = if pids.limit() > 0 {
-            pids.limit().to_string()
-        } else {
-            "max".to_string()
+        // As runc (and libcgroups' v2 code): 0 means 1, since systemd cannot
+        // express a limit of 0; negative means no limit.
+        let limit = match pids.limit() {
+            0 => "1".to_string(),
+            1.. => pids.limit().to_string(),
+            _ => "max".to_string(),
         };
 
         common::write_cgroup_file_str(root_path.join(CGROUP_PIDS_MAX), &limit)?;
@@ -86,7 +88,7 @@ mod tests {
 
         let content =
             std::fs::read_to_string(tmp.path().join(CGROUP_PIDS_MAX)).expect("Read pids contents");
-        assert_eq!("max".to_string(), content);
+        assert_eq!("1".to_string(), content);
     }
 
     #[test]

@@ -104,6 +104,7 @@ impl Container {
                     if let Some(hooks) = config.hooks.as_ref() {
                         for hook in hooks.poststop().iter().flatten() {
                             if let Err(err) = hooks::run_hooks(
+                "poststop",
                                 Some(&vec![hook.clone()]),
                                 Some(&self.state),
                                 None,

@@ -55,6 +55,7 @@ impl Container {
         // It is called in the runtime namespace.
         if let Some(hooks) = config.hooks.as_ref() {
             hooks::run_hooks(
+                "poststart",
                 hooks.poststart().as_ref(),
                 Some(&self.state),
                 Some(&self.root),

@@ -57,6 +57,7 @@ pub struct TenantContainerBuilder {
     sub_cgroup: Option<String>,
     process_label: Option<String>,
     apparmor: Option<String>,
+    terminal: bool,
 }
 
 /// This is a helper function to get capabilities for tenant container, based on
@@ -156,7 +157,15 @@ impl TenantContainerBuilder {
             sub_cgroup: None,
             process_label: None,
             apparmor: None,
+            terminal: false,
         }
+    }
+
+    /// ward patch: `exec -t`, a pty for a process given by arguments (a
+    /// process.json says `terminal` itself).
+    pub fn with_terminal(mut self, terminal: bool) -> Self {
+        self.terminal = terminal;
+        self
     }
 
     /// Sets environment variables for the container
@@ -405,6 +414,7 @@ impl TenantContainerBuilder {
                 .and_then(|p| p.env().as_ref().cloned())
                 .unwrap_or_default();
             let mut process_builder = ProcessBuilder::default()
+                .terminal(self.terminal)
                 .args(self.get_args()?)
                 .env(self.get_environment(spec_env));
             if let Some(cwd) = self.get_working_dir()? {
@@ -428,10 +438,22 @@ impl TenantContainerBuilder {
             let capabilities = get_capabilities(&self.capabilities, spec)?;
             process_builder = process_builder.capabilities(capabilities);
 
+            // ward patch: as runc's exec, the process runs as the spec's user
+            // unless --user says otherwise (upstream ran it as uid 0), with
+            // --additional-gids added to the spec's.
+            let spec_user = spec.process().as_ref().map(|p| p.user().clone());
             let mut user_builder = UserBuilder::default();
-
-            if !self.additional_gids.is_empty() {
-                user_builder = user_builder.additional_gids(self.additional_gids.clone());
+            let mut gids = Vec::new();
+            if let Some(u) = &spec_user {
+                user_builder = user_builder.uid(u.uid()).gid(u.gid());
+                if let Some(umask) = u.umask() {
+                    user_builder = user_builder.umask(umask);
+                }
+                gids.extend(u.additional_gids().iter().flatten().copied());
+            }
+            gids.extend(self.additional_gids.iter().copied());
+            if !gids.is_empty() {
+                user_builder = user_builder.additional_gids(gids);
             }
 
             if let Some(uid) = self.user {

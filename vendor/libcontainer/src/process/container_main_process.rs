@@ -66,6 +66,7 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     let mut init_chan = channel::init_channel()?;
 
     let main_pid = nix::unistd::getpid();
+    tracing::debug!("nsexec container setup");
     // ward patch: one clone for the common case (container_single_clone.rs).
     let single = container_single_clone::plan(container_args)?;
     let cb: CloneCb = if let Some(plan) = &single {
@@ -226,6 +227,7 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
             init_main_receiver.wait_for_hook_request()?;
             if let Some(container_for_hooks) = &container_args.container {
                 hooks::run_hooks(
+                "prestart",
                     hooks.prestart().as_ref(),
                     Some(&container_for_hooks.state),
                     None,
@@ -238,6 +240,7 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
                 })?;
 
                 hooks::run_hooks(
+                    "createRuntime",
                     hooks.create_runtime().as_ref(),
                     Some(&container_for_hooks.state),
                     None,

@@ -44,6 +44,9 @@ pub fn container_init_process(
     main_sender: &mut channel::MainSender,
     init_receiver: &mut channel::InitReceiver,
 ) -> Result<()> {
+    // ward patch: runc's debug lines for each step (runc's tests and users'
+    // scripts look for them under --debug).
+    tracing::debug!("child process in init()");
     let mut ctx = InitContext::try_from(args)?;
 
     setsid().map_err(|err| {
@@ -108,6 +111,7 @@ pub fn container_init_process(
             // create_container hook needs to be called after the namespace setup, but
             // before pivot_root is called. This runs in the container namespaces.
             hooks::run_hooks(
+                "createContainer",
                 hooks.create_container().as_ref(),
                 ctx.container.map(|c| &c.state),
                 None,
@@ -162,6 +166,20 @@ pub fn container_init_process(
             tracing::error!(?err, "failed to set up tty");
             InitProcessError::Tty(err)
         })?;
+        // ward patch: the process's consoleSize, as runc sets it (the pty's
+        // slave is stdin now).
+        if let Some(size) = ctx.process.console_size() {
+            let ws = libc::winsize {
+                ws_row: size.height() as u16,
+                ws_col: size.width() as u16,
+                ws_xpixel: 0,
+                ws_ypixel: 0,
+            };
+            // SAFETY: TIOCSWINSZ reads a winsize struct that outlives the call.
+            if unsafe { libc::ioctl(0, libc::TIOCSWINSZ, &ws) } != 0 {
+                tracing::warn!(err = ?std::io::Error::last_os_error(), "failed to set console size");
+            }
+        }
     }
 
     if let Some(personality) = ctx.linux.personality() {
@@ -301,6 +319,8 @@ pub fn container_init_process(
         tracing::error!(?err, "failed to set supplementary gids");
         err
     })?;
+
+    fix_stdio_permissions(ctx.process.user().uid());
 
     ctx.syscall
         .set_id(
@@ -466,6 +486,9 @@ pub fn container_init_process(
     // outside the pid namespace should be recorded by the intermediate process
     // already.
     crate::ward_profile::mark("init: ready (masked paths, caps, rlimits, sysctls done)");
+    if matches!(args.container_type, ContainerType::InitContainer) {
+        tracing::debug!("init: closing the pipe to signal completion");
+    }
     main_sender.init_ready().map_err(|err| {
         tracing::error!(
             ?err,
@@ -495,6 +518,7 @@ pub fn container_init_process(
     if matches!(args.container_type, ContainerType::InitContainer) {
         if let Some(hooks) = ctx.hooks {
             hooks::run_hooks(
+                "startContainer",
                 hooks.start_container().as_ref(),
                 ctx.container.map(|c| &c.state),
                 None,
@@ -503,6 +527,9 @@ pub fn container_init_process(
             )
             .map_err(|err| {
                 tracing::error!(?err, "failed to run start container hooks");
+                // ward patch: after `start` nobody waits for the init's
+                // errors; the container's stderr gets it, as under runc.
+                let _ = nix::unistd::write(std::io::stderr(), format!("{err}\n").as_bytes());
                 err
             })?;
         }
@@ -513,6 +540,9 @@ pub fn container_init_process(
         Err(MissingSpecError::Args)?;
     }
 
+    if !matches!(args.container_type, ContainerType::InitContainer) {
+        tracing::debug!("setns_init: about to exec");
+    }
     args.executor.exec(ctx.spec).map_err(|err| {
         tracing::error!(?err, "failed to execute payload");
         err
@@ -1093,11 +1123,38 @@ fn verify_cwd() -> Result<()> {
     Ok(())
 }
 
+/// ward patch, as runc's fixStdioPermissions: stdio (a pty above all) is
+/// handed to the user the process runs as, so a non-root process can use its
+/// terminal. Only the owner changes (the devpts mount chose the group);
+/// /dev/null is never touched, and an inode this namespace cannot chown
+/// (EPERM: owner unmapped; EROFS) is left alone.
+fn fix_stdio_permissions(uid: u32) {
+    for fd in [0, 1, 2] {
+        let Ok(st) = nix::sys::stat::fstat(fd) else {
+            continue;
+        };
+        let is_dev_null = (st.st_mode & libc::S_IFMT) == libc::S_IFCHR
+            && nix::sys::stat::major(st.st_rdev) == 1
+            && nix::sys::stat::minor(st.st_rdev) == 3;
+        if st.st_uid == uid || is_dev_null {
+            continue;
+        }
+        // SAFETY: fchown on a descriptor number; -1 keeps the group.
+        if unsafe { libc::fchown(fd, uid, u32::MAX) } != 0 {
+            let err = std::io::Error::last_os_error();
+            tracing::debug!(fd, ?err, "could not chown stdio");
+        }
+    }
+}
+
 /// Set the HOME environment variable if it is not already set or is empty.
 fn set_home_env_if_not_exists(envs: &mut HashMap<String, String>, uid: Uid) {
     if envs.get("HOME").is_none_or(|v| v.is_empty()) {
-        if let Some(dir_home) = utils::get_user_home(uid.into()) {
-            set_home_from_path(envs, &dir_home);
+        match utils::get_user_home(uid.into()) {
+            Some(dir_home) => set_home_from_path(envs, &dir_home),
+            // ward patch: a uid with no passwd entry gets "/", as under runc
+            // (scripts rely on HOME being set).
+            None => set_home_from_path(envs, Path::new("/")),
         }
     }
 }

@@ -1,0 +1,518 @@
+//! runc's command-line and lifecycle behaviours that runc's own test suite
+//! (tests/integration/*.bats) and scripts written for runc rely on, under
+//! ward: help layout, `update` flags, hook and exec error wording and exit
+//! codes, exec's user, HOME and pty, refusing frozen or shared cgroups, kill
+//! without a pid namespace, OOM events, capability sets, debug lines.
+
+mod common;
+use common::*;
+use serde_json::json;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn v1_controller(name: &str) -> Option<String> {
+    let p = format!("/sys/fs/cgroup/{name}");
+    Path::new(&p).join("tasks").exists().then_some(p)
+}
+
+fn read(p: impl AsRef<Path>) -> String {
+    std::fs::read_to_string(p.as_ref())
+        .unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
+        .trim()
+        .to_string()
+}
+
+/// A cgroupsPath under a per-test top directory, removed when dropped.
+fn cgroup_path(env: &Env, name: &str) -> (CgroupTree, String, String) {
+    let top = format!("wardcompat-{}-{name}", std::process::id());
+    let id = env.id(name);
+    let path = format!("/{top}/{id}");
+    (CgroupTree(top), path, id)
+}
+
+#[test]
+fn help_in_runcs_layout() {
+    let env = Env::new();
+    let out = env.ok(&["create", "--help"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "NAME:", "{out}");
+    assert!(lines[1].starts_with("   ward create - "), "{out}");
+    // runc's command list, checkpoint and restore included (they say ward
+    // has no CRIU support when run).
+    env.ok(&["checkpoint", "-h"]);
+    assert_fails(&env.ward(&["checkpoint", "x"]), "not supported by ward");
+    let out = env.ward(&["foo", "-h"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("No help topic for 'foo'"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `update` takes runc's flags and values (-1 for no limit, 0 pids means 1,
+/// --cpu-burst, --cpu-idle), and writes the CFS period after the quota when
+/// a parent's limit requires it. Seen outside in the cgroup files, inside in
+/// whether a process can still be started.
+#[test]
+fn update_takes_runcs_flags_and_values() {
+    let (Some(cpu), Some(pids)) = (v1_controller("cpu"), v1_controller("pids")) else {
+        eprintln!("no v1 cpu/pids hierarchy: skipped");
+        return;
+    };
+    let env = Env::new();
+    let (_tree, path, id) = cgroup_path(&env, "update");
+    let top = Path::new(&path)
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    // A parent (pod) limited to 50% of a CPU.
+    std::fs::create_dir_all(format!("{cpu}{top}")).unwrap();
+    std::fs::write(format!("{cpu}{top}/cpu.cfs_quota_us"), "50000").unwrap();
+    env.edit(|c| {
+        c["linux"]["cgroupsPath"] = path.clone().into();
+        c["linux"]["resources"]["cpu"] = json!({"quota": 500000, "period": 1000000});
+        c["linux"]["resources"]["pids"] = json!({"limit": 20});
+    });
+    env.start(&id);
+    let cg = format!("{cpu}{path}");
+    assert_eq!(read(format!("{cg}/cpu.cfs_quota_us")), "500000");
+
+    env.ok(&["update", "--pids-limit", "0", &id]);
+    assert_eq!(read(format!("{pids}{path}/pids.max")), "1");
+    let out = env.exec(&id, &["true"]);
+    assert!(!out.status.success(), "exec under pids.max=1 should fail");
+    env.ok(&["update", "--pids-limit", "-1", &id]);
+    assert_eq!(read(format!("{pids}{path}/pids.max")), "max");
+    assert!(env.exec(&id, &["true"]).status.success());
+
+    env.ok(&["update", "--cpu-quota", "-1", &id]);
+    assert_eq!(read(format!("{cg}/cpu.cfs_quota_us")), "-1");
+    // 60% is over the parent's 50%: refused.
+    assert!(!env
+        .ward(&["update", "--cpu-quota", "600000", &id])
+        .status
+        .success());
+    // A shorter period is only accepted once the quota is lowered first.
+    env.ok(&["update", "--cpu-quota", "500000", &id]);
+    env.ok(&[
+        "update",
+        "--cpu-period",
+        "10000",
+        "--cpu-quota",
+        "3000",
+        &id,
+    ]);
+    assert_eq!(read(format!("{cg}/cpu.cfs_period_us")), "10000");
+    assert_eq!(read(format!("{cg}/cpu.cfs_quota_us")), "3000");
+
+    if Path::new(&format!("{cg}/cpu.cfs_burst_us")).exists() {
+        env.ok(&["update", "--cpu-burst", "2000", &id]);
+        assert_eq!(read(format!("{cg}/cpu.cfs_burst_us")), "2000");
+        // Another update leaves the burst alone.
+        env.ok(&["update", "--pids-limit", "30", &id]);
+        assert_eq!(read(format!("{cg}/cpu.cfs_burst_us")), "2000");
+    }
+    if Path::new(&format!("{cg}/cpu.idle")).exists() {
+        env.ok(&["update", "--cpu-idle", "1", &id]);
+        assert_eq!(read(format!("{cg}/cpu.idle")), "1");
+        // The kernel takes only 0 or 1.
+        assert!(!env
+            .ward(&["update", "--cpu-idle", "2", &id])
+            .status
+            .success());
+        assert_eq!(read(format!("{cg}/cpu.idle")), "1");
+    }
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+}
+
+/// A failing hook is named by kind and index, as runc words it; a failing
+/// startContainer hook (after `start`) reaches the container's stderr.
+#[test]
+fn hook_failures_name_kind_and_index() {
+    let env = Env::new();
+    env.edit(|c| {
+        c["hooks"] = json!({"prestart": [{"path": "/bin/true"}, {"path": "/bin/false"}]});
+    });
+    let id = env.id("hookfail");
+    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    assert_fails(&out, "error running prestart hook #1:");
+    env.assert_gone(&id);
+
+    env.edit(|c| {
+        c["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]});
+    });
+    env.args(&["echo", "should not run"]);
+    let id = env.id("hookfail-start");
+    let out = env.run(&id);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("error running startContainer hook #0:"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stdout(&out).contains("should not run"));
+}
+
+/// Runs a ward command, killing it if it has not finished in 30 s (a create
+/// into a frozen cgroup used to hang for ever).
+fn ward_bounded(env: &Env, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let err = env.dir.path().join("bounded-err");
+    let mut child = env
+        .cmd(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return (st, std::fs::read_to_string(&err).unwrap_or_default());
+        }
+        if t.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("ward {args:?} still running after 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A cgroup frozen before the create is refused at once (the init would sit
+/// in the freezer and `run -d` with it), and the cgroup is left as it was.
+#[test]
+fn create_refuses_a_frozen_cgroup() {
+    let Some(freezer) = v1_controller("freezer") else {
+        eprintln!("no v1 freezer: skipped");
+        return;
+    };
+    let env = Env::new();
+    let (_tree, path, id) = cgroup_path(&env, "frozen");
+    let dir = format!("{freezer}{path}");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(format!("{dir}/freezer.state"), "FROZEN").unwrap();
+    env.edit(|c| c["linux"]["cgroupsPath"] = path.clone().into());
+    let b = env.bundle.to_str().unwrap().to_string();
+    let (st, err) = ward_bounded(&env, &["run", "-d", "--bundle", &b, &id]);
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains("container's cgroup unexpectedly frozen"),
+        "{err}"
+    );
+    assert!(Path::new(&dir).exists(), "the user's cgroup must stay");
+    assert_eq!(read(format!("{dir}/cgroup.procs")), "");
+    let _ = std::fs::write(format!("{dir}/freezer.state"), "THAWED");
+    env.assert_gone(&id);
+}
+
+/// A second container in the cgroup of a running one is refused; the first
+/// is untouched (a failed create's cleanup must not kill its processes).
+#[test]
+fn create_refuses_a_cgroup_in_use() {
+    let env = Env::new();
+    let (_tree, path, first) = cgroup_path(&env, "shared");
+    env.edit(|c| c["linux"]["cgroupsPath"] = path.clone().into());
+    env.start(&first);
+    let pid = env.pid(&first);
+    let second = env.id("shared2");
+    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &second]);
+    assert_fails(&out, "container's cgroup is not empty: 1 process(es) found");
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(env.status(&first), "running");
+    env.assert_gone(&second);
+    env.ok(&["delete", "--force", &first]);
+}
+
+/// `exec` passes the process's exit code through and exits 255 when it
+/// could not run the process, as runc does.
+#[test]
+fn exec_exit_codes() {
+    let env = Env::new();
+    let id = env.id("execcodes");
+    env.start(&id);
+    assert_eq!(
+        env.exec(&id, &["sh", "-c", "exit 42"]).status.code(),
+        Some(42)
+    );
+    let out = env.ward(&["exec", "--pid-file", "/non-existent/dir/pid", &id, "true"]);
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    let out = env.exec(&id, &["no-such-binary"]);
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    let out = env.exec("no-such-container", &["true"]);
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    env.ok(&["pause", &id]);
+    let out = env.exec(&id, &["true"]);
+    assert_eq!(out.status.code(), Some(255));
+    assert!(stderr(&out).contains("cannot exec in a paused container"));
+    env.ok(&["resume", &id]);
+}
+
+/// exec runs as the spec's user unless --user says otherwise; HOME is "/"
+/// for a uid with no passwd entry; `exec -t` gets a pty served by ward,
+/// owned by the process's uid, with no "\r" added to its output; the
+/// host's /dev/null given as stdio is never chowned.
+#[test]
+fn exec_user_home_and_pty() {
+    let env = Env::new();
+    env.edit(|c| {
+        c["process"]["user"] = json!({"uid": 1000, "gid": 100});
+    });
+    let id = env.id("execuser");
+    env.start(&id);
+    assert_eq!(stdout(&env.exec(&id, &["id", "-u"])).trim(), "1000");
+    let home = env.exec(&id, &["--user", "1000", "sh", "-c", "echo $HOME"]);
+    assert_eq!(stdout(&home), "/\n", "{}", stderr(&home));
+    let home = env.exec(&id, &["--user", "0", "sh", "-c", "echo $HOME"]);
+    assert_eq!(stdout(&home), "/root\n");
+    let out = env.exec(&id, &["-t", "sh", "-c", "stat -c %u $(tty); tty"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = stdout(&out);
+    let lines: Vec<&str> = o.split('\n').collect();
+    assert_eq!(lines[0], "1000", "{o:?}");
+    assert!(lines[1].starts_with("/dev/pts/"), "{o:?}");
+    // stdin of every ward call here is the host's /dev/null.
+    env.ok(&["exec", "--user", "1000:1000", &id, "true"]);
+    let st = nix::sys::stat::stat("/dev/null").unwrap();
+    assert_eq!((st.st_uid, st.st_gid), (0, 0));
+}
+
+/// An execve failure reads as runc's: the init's on the container's stderr
+/// (nothing else printed), an exec's from ward; both exit 255.
+#[test]
+fn execve_error_in_runcs_words() {
+    let env = Env::new();
+    std::fs::write(env.bundle.join("rootfs/run.sh"), "#!/mmnnttbb foo\nsh\n").unwrap();
+    std::fs::set_permissions(
+        env.bundle.join("rootfs/run.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    env.args(&["/run.sh"]);
+    let id = env.id("execve");
+    let out = env.run(&id);
+    assert_eq!(out.status.code(), Some(255));
+    assert_eq!(stderr(&out), "exec /run.sh: no such file or directory\n");
+    env.args(&["sleep", "100"]);
+    let id = env.id("execve2");
+    env.start(&id);
+    let out = env.exec(&id, &["/run.sh"]);
+    assert_eq!(out.status.code(), Some(255));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("exec /run.sh: no such file or directory"),
+        "{err}"
+    );
+}
+
+/// `--debug --log FILE`: runc's step lines go to the file, none to stderr.
+#[test]
+fn debug_lines_go_to_the_log() {
+    let env = Env::new();
+    env.args(&["true"]);
+    let log = env.dir.path().join("debug.log");
+    let l = log.to_str().unwrap().to_string();
+    let id = env.id("debug");
+    let out = env.ward(&[
+        "--debug",
+        "--log",
+        &l,
+        "run",
+        "--bundle",
+        env.bundle.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("level=debug"));
+    let text = std::fs::read_to_string(&log).unwrap();
+    for want in [
+        "nsexec container setup",
+        "child process in init()",
+        "init: closing the pipe to signal completion",
+    ] {
+        assert!(text.contains(want), "{want:?} missing");
+    }
+    env.args(&["sleep", "100"]);
+    let id = env.id("debug-exec");
+    env.start(&id);
+    let _ = std::fs::remove_file(&log);
+    env.ok(&["--debug", "--log", &l, "exec", &id, "true"]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("setns_init: about to exec"));
+}
+
+/// Without a pid namespace of its own the init's death takes nothing with
+/// it: SIGKILL goes to the whole cgroup, even after the init is gone.
+#[test]
+fn kill_without_pid_namespace_empties_the_cgroup() {
+    let Some(pids_ctl) = v1_controller("pids") else {
+        eprintln!("no v1 pids hierarchy: skipped");
+        return;
+    };
+    let env = Env::new();
+    // Mounting proc for the host pid namespace needs the host's user ns.
+    env.annotate("run.ward.userns", "host");
+    let (_tree, path, id) = cgroup_path(&env, "hostpid");
+    env.edit(|c| {
+        c["linux"]["cgroupsPath"] = path.clone().into();
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+    });
+    env.start(&id);
+    for _ in 0..3 {
+        env.ok(&["exec", "-d", &id, "sleep", "1000"]);
+    }
+    let procs = || read(format!("{pids_ctl}{path}/cgroup.procs"));
+    assert_eq!(procs().lines().count(), 4);
+    // The init dies alone; the others stay.
+    let init = env.pid(&id);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(init), nix::sys::signal::SIGKILL).unwrap();
+    env.wait_status(&id, "stopped");
+    assert_eq!(procs().lines().count(), 3);
+    env.ok(&["kill", &id, "KILL"]);
+    let t = Instant::now();
+    while !procs().is_empty() {
+        assert!(t.elapsed() < Duration::from_secs(10), "left: {}", procs());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Nothing left to signal: as runc, "not running", unless --all.
+    assert_fails(&env.ward(&["kill", &id, "0"]), "container not running");
+    env.ok(&["kill", "--all", &id, "0"]);
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id);
+}
+
+/// `events` reports each OOM kill in the container as runc does.
+#[test]
+fn events_report_oom() {
+    let Some(mem) = v1_controller("memory") else {
+        eprintln!("no v1 memory hierarchy: skipped");
+        return;
+    };
+    let env = Env::new();
+    let (_tree, path, id) = cgroup_path(&env, "oom");
+    let swap = Path::new(&mem).join("memory.memsw.limit_in_bytes").exists();
+    env.edit(|c| {
+        c["linux"]["cgroupsPath"] = path.clone().into();
+        c["linux"]["resources"]["memory"] = if swap {
+            json!({"limit": 33554432, "swap": 33554432})
+        } else {
+            json!({"limit": 33554432})
+        };
+    });
+    env.start(&id);
+    let log = env.dir.path().join("events.log");
+    let mut events = env
+        .cmd(&["events", "--interval", "1s", &id])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |want: &str| {
+        let t = Instant::now();
+        loop {
+            if std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains(want)
+            {
+                return true;
+            }
+            if t.elapsed() > Duration::from_secs(20) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    assert!(wait_for("\"type\":\"stats\""));
+    env.ok(&[
+        "exec",
+        "-d",
+        &id,
+        "sh",
+        "-c",
+        "x=$(dd if=/dev/urandom bs=1M count=200)",
+    ]);
+    let seen = wait_for(&format!("{{\"type\":\"oom\",\"id\":\"{id}\"}}"));
+    let _ = events.kill();
+    let _ = events.wait();
+    assert!(
+        seen,
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let oom_kills = read(format!("{mem}{path}/memory.oom_control"));
+    assert!(!oom_kills.contains("oom_kill 0"), "{oom_kills}");
+}
+
+/// With the spec's capabilities (caps=spec), an inheritable set beyond the
+/// permitted one and an ambient cap are set exactly as given.
+#[test]
+fn capability_sets_as_the_spec_gives_them() {
+    let env = Env::new();
+    env.annotate("run.ward.caps", "spec");
+    env.edit(|c| {
+        c["process"]["capabilities"] = json!({
+            "inheritable": ["CAP_CHOWN", "CAP_SYSLOG"],
+            "permitted": ["CAP_KILL", "CAP_CHOWN"],
+            "effective": ["CAP_KILL"],
+            "bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_SYSLOG"],
+            "ambient": ["CAP_CHOWN"]
+        });
+    });
+    let id = env.id("capsets");
+    env.start(&id);
+    let st = stdout(&env.exec(&id, &["cat", "/proc/self/status"]));
+    for want in [
+        "CapInh:\t0000000400000001",
+        "CapPrm:\t0000000000000021",
+        "CapEff:\t0000000000000021",
+        "CapBnd:\t0000000400000021",
+        "CapAmb:\t0000000000000001",
+    ] {
+        assert!(st.contains(want), "{want:?} in {st}");
+    }
+    let pid = env.pid(&id);
+    assert_eq!(proc_status(pid, "CapInh"), "0000000400000001");
+}
+
+/// cgroup v2 files in `linux.resources.unified` cannot apply on a v1 host:
+/// refused as runc refuses them. On a hybrid host the container also gets its
+/// directory in the controller-less cgroup2 tree, where exec joins it too.
+#[test]
+fn unified_resources_on_v1_and_the_hybrid_tree() {
+    if v1_controller("pids").is_none() {
+        eprintln!("not a v1 host: skipped");
+        return;
+    }
+    let env = Env::new();
+    let (_tree, path, id) = cgroup_path(&env, "hybrid");
+    env.edit(|c| {
+        c["linux"]["cgroupsPath"] = path.clone().into();
+        c["linux"]["resources"]["unified"] = json!({"memory.min": "131072"});
+    });
+    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    assert_fails(&out, "invalid configuration");
+    env.assert_gone(&id);
+    if !Path::new("/sys/fs/cgroup/unified/cgroup.controllers").exists() {
+        return;
+    }
+    env.edit(|c| {
+        c["linux"]["resources"]
+            .as_object_mut()
+            .unwrap()
+            .remove("unified");
+    });
+    let id = env.id("hybrid2");
+    let path2 = format!("{}/{id}", Path::new(&path).parent().unwrap().display());
+    env.edit(|c| c["linux"]["cgroupsPath"] = path2.clone().into());
+    env.start(&id);
+    let init = read(format!("/proc/{}/cgroup", env.pid(&id)));
+    assert!(init.lines().any(|l| l == format!("0::{path2}")), "{init}");
+    let exec = stdout(&env.exec(&id, &["cat", "/proc/self/cgroup"]));
+    assert!(exec.lines().any(|l| l == format!("0::{path2}")), "{exec}");
+    env.ok(&["delete", "--force", &id]);
+    assert!(!Path::new(&format!("/sys/fs/cgroup/unified{path2}")).exists());
+}
