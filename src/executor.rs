@@ -4,7 +4,9 @@
 //! rootfs, set no_new_privs and dropped capabilities. What is left, in an order
 //! the workload cannot undo: Landlock (needs the landlock syscalls, so before
 //! seccomp), then the seccomp filters (baseline first, the spec's stacked on
-//! top), then execve.
+//! top), just before the process reports ready (`before_ready`: as runc, so a
+//! startContainer hook runs confined and a notify listener can still reach
+//! the agent through `create`'s main process), then execve.
 //!
 //! Without no_new_privs (`run.ward.nnp=spec` and a spec asking for none), the
 //! kernel only accepts a filter or a ruleset from a process holding
@@ -12,9 +14,11 @@
 //! `before_capabilities_dropped`, as runc does for its seccomp filter.
 
 use std::ffi::CString;
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
-use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError};
+use libcontainer::workload::{Executor, ExecutorError, ExecutorValidationError, SeccompListener};
 use oci_spec::runtime::Spec;
 
 use crate::hardening::{landlock, seccomp};
@@ -24,6 +28,10 @@ use crate::policy::Policy;
 /// filters. The init (or exec'd) process is a fresh clone of a ward that never
 /// hardens itself, so it starts false there.
 static HARDENED: AtomicBool = AtomicBool::new(false);
+
+/// The spec filter's user-notification listener, from its installation until
+/// `before_ready` hands it to libcontainer (which sends it to the agent).
+static LISTENER: Mutex<Option<OwnedFd>> = Mutex::new(None);
 
 fn no_new_privs_set() -> bool {
     // SAFETY: PR_GET_NO_NEW_PRIVS takes no pointers.
@@ -38,22 +46,40 @@ pub struct WardExecutor {
     /// scope it could not signal the container's own processes, so it keeps
     /// only the abstract-socket scope.
     exec: bool,
+    /// For an exec'd process: the container's state, sent to a seccomp agent.
+    exec_state: Option<oci_spec::runtime::State>,
+    /// For the init: the user's bundle, for the state a seccomp agent gets.
+    bundle: Option<std::path::PathBuf>,
 }
 
 impl WardExecutor {
-    pub fn for_init(policy: Policy, spec_filter: Option<Vec<u8>>) -> Self {
+    pub fn for_init(
+        policy: Policy,
+        spec_filter: Option<Vec<u8>>,
+        bundle: std::path::PathBuf,
+    ) -> Self {
+        log_flags(&policy, &spec_filter);
         Self {
             policy,
             spec_filter,
             exec: false,
+            exec_state: None,
+            bundle: Some(bundle),
         }
     }
 
-    pub fn for_exec(policy: Policy, spec_filter: Option<Vec<u8>>) -> Self {
+    pub fn for_exec(
+        policy: Policy,
+        spec_filter: Option<Vec<u8>>,
+        state: Option<oci_spec::runtime::State>,
+    ) -> Self {
+        log_flags(&policy, &spec_filter);
         Self {
             policy,
             spec_filter,
             exec: true,
+            exec_state: state,
+            bundle: None,
         }
     }
 
@@ -80,20 +106,58 @@ impl WardExecutor {
         }
         if let Some(bytes) = &self.spec_filter {
             let prog = seccomp::from_bytes(bytes).map_err(|e| format!("seccomp profile: {e}"))?;
-            seccomp::install(&prog).map_err(|e| format!("seccomp profile: {e}"))?;
+            let listener = seccomp::install_with_flags(&prog, self.policy.seccomp.spec_flags)
+                .map_err(|e| format!("seccomp profile: {e}"))?;
+            if let Ok(mut slot) = LISTENER.lock() {
+                *slot = listener;
+            }
         }
         Ok(())
+    }
+}
+
+fn take_listener() -> Option<OwnedFd> {
+    LISTENER.lock().ok().and_then(|mut l| l.take())
+}
+
+/// runc's debug line (its bats tests read it): the spec filter's flags.
+fn log_flags(policy: &Policy, spec_filter: &Option<Vec<u8>>) {
+    if spec_filter.is_some() {
+        tracing::debug!("seccomp filter flags: {}", policy.seccomp.spec_flags);
     }
 }
 
 impl Executor for WardExecutor {
     /// Without no_new_privs, now is the last moment CAP_SYS_ADMIN is held.
     /// With it, wait: the fewer syscalls run under the filters, the better.
-    fn before_capabilities_dropped(&self, _spec: &Spec) -> Result<(), ExecutorError> {
+    fn before_capabilities_dropped(&self, _spec: &Spec) -> Result<Option<OwnedFd>, ExecutorError> {
         if no_new_privs_set() {
-            return Ok(());
+            return Ok(None);
         }
-        self.harden().map_err(ExecutorError::Other)
+        self.harden().map_err(ExecutorError::Other)?;
+        Ok(take_listener())
+    }
+
+    /// Landlock and seccomp go on before the process reports ready, as runc
+    /// installs its filter before waiting for `start`: a startContainer hook
+    /// runs confined, and a notifying filter's listener can still reach the
+    /// agent through `create`'s main process.
+    fn before_ready(&self, _spec: &Spec) -> Result<Option<OwnedFd>, ExecutorError> {
+        self.harden().map_err(ExecutorError::Other)?;
+        Ok(take_listener())
+    }
+
+    fn seccomp_listener(&self) -> Option<SeccompListener> {
+        self.policy
+            .seccomp
+            .listener
+            .as_ref()
+            .map(|l| SeccompListener {
+                path: l.path.clone(),
+                metadata: l.metadata.clone(),
+                state: self.exec_state.clone(),
+                bundle: self.bundle.clone(),
+            })
     }
 
     fn exec(&self, spec: &Spec) -> Result<(), ExecutorError> {

@@ -37,7 +37,19 @@ static BASELINE_SUMMARY: &str =
 pub struct CompiledFilter {
     pub program: BpfProgram,
     pub summary: FilterSummary,
+    /// The profile's `flags`, as seccomp(2) bits (TSYNC counts 0); None when absent.
+    pub flags: Option<u32>,
+    /// Some rule returns SCMP_ACT_NOTIFY: the filter needs a listener.
+    pub notify: bool,
+    /// `listenerPath` and `listenerMetadata` (empty when absent).
+    pub listener_path: String,
+    pub listener_metadata: String,
 }
+
+pub use translate::{
+    FLAG_LOG, FLAG_NEW_LISTENER, FLAG_SPEC_ALLOW, FLAG_TSYNC, FLAG_TSYNC_ESRCH,
+    FLAG_WAIT_KILLABLE_RECV, KNOWN_FLAGS,
+};
 
 /// What a filter does, for `ward` posture reports.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
@@ -98,14 +110,21 @@ pub fn baseline() -> Result<CompiledFilter, SeccompError> {
     let program = from_bytes(BASELINE_BPF)?;
     let summary: FilterSummary =
         serde_json::from_str(BASELINE_SUMMARY).map_err(|e| SeccompError::Summary(e.to_string()))?;
-    Ok(CompiledFilter { program, summary })
+    Ok(CompiledFilter {
+        program,
+        summary,
+        flags: Some(0),
+        notify: false,
+        listener_path: String::new(),
+        listener_metadata: String::new(),
+    })
 }
 
 /// Compiles a spec's `linux.seccomp` for the native architecture.
 ///
 /// Unknown syscall names are skipped with a warning and listed in
-/// `summary.skipped_syscalls`; `flags` and `listenerPath` are ignored with a
-/// warning; `SCMP_ACT_NOTIFY` is an error.
+/// `summary.skipped_syscalls`. `flags`, `listenerPath` and
+/// `listenerMetadata` are returned for the policy to decide on.
 pub fn compile_oci(profile: &LinuxSeccomp) -> Result<CompiledFilter, SeccompError> {
     let value = serde_json::to_value(profile).map_err(|e| SeccompError::Invalid {
         field: "linux.seccomp".into(),
@@ -121,7 +140,8 @@ pub fn compile_json(value: &serde_json::Value) -> Result<CompiledFilter, Seccomp
 
 fn compile_value(value: &serde_json::Value, source: &str) -> Result<CompiledFilter, SeccompError> {
     let arch = native_arch()?;
-    let c = translate::compile_json(value, arch)?;
+    let profile = translate::parse_profile(value, "linux.seccomp")?;
+    let c = translate::compile_profile(&profile, arch)?;
     if !c.skipped_syscalls.is_empty() {
         // One line, not one per name: profiles written for many kernels and
         // architectures name dozens of syscalls this table lacks. Debug, as
@@ -134,14 +154,11 @@ fn compile_value(value: &serde_json::Value, source: &str) -> Result<CompiledFilt
             c.skipped_syscalls.join(" ")
         );
     }
-    for flag in &c.ignored_flags {
-        tracing::warn!(flag = %flag, "linux.seccomp.flags: not applied by ward, ignored");
-    }
-    if c.ignored_listener {
-        tracing::warn!(
-            "linux.seccomp.listenerPath: ward does not support seccomp notification, ignored"
-        );
-    }
+    let flags = profile.flags.as_ref().map(|list| {
+        list.iter()
+            .filter_map(|f| KNOWN_FLAGS.iter().find(|(n, _)| n == f))
+            .fold(0, |acc, (_, bit)| acc | bit)
+    });
     // Docker lists x86 and x32 beside x86_64 in every profile; ward denies
     // those ABIs by design (README), so this is no news in the client's log.
     for a in &c.foreign_architectures {
@@ -160,7 +177,39 @@ fn compile_value(value: &serde_json::Value, source: &str) -> Result<CompiledFilt
             skipped_syscalls: c.skipped_syscalls,
         },
         program: c.program,
+        flags,
+        notify: c.notify,
+        listener_path: profile.listener_path,
+        listener_metadata: profile.listener_metadata,
     })
+}
+
+/// The `flags` this kernel accepts (features.json `supportedFlags`): each
+/// flag is tried with seccomp(2) on a program the kernel rejects (EFAULT for
+/// a null program after the flag check, EINVAL for an unknown flag).
+/// WAIT_KILLABLE_RECV needs NEW_LISTENER beside it.
+pub fn supported_flags() -> Vec<&'static str> {
+    KNOWN_FLAGS
+        .iter()
+        .filter(|(_, bit)| {
+            let mut f = *bit;
+            if f & FLAG_WAIT_KILLABLE_RECV != 0 {
+                f |= FLAG_NEW_LISTENER;
+            }
+            // SAFETY: a null program: the kernel checks the flags, then fails
+            // to copy the program (EFAULT) without installing anything.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_seccomp,
+                    libc::SECCOMP_SET_MODE_FILTER,
+                    f as libc::c_ulong,
+                    std::ptr::null::<libc::sock_fprog>(),
+                )
+            };
+            rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
+        })
+        .map(|(name, _)| *name)
+        .collect()
 }
 
 /// The program as the kernel's `struct sock_filter` array (8 bytes an instruction, native endian).
@@ -178,6 +227,17 @@ pub fn from_bytes(b: &[u8]) -> Result<BpfProgram, SeccompError> {
 /// thread gets it. The caller must have set `no_new_privs` (or hold
 /// CAP_SYS_ADMIN). Filters stack: installing a second one adds to the first.
 pub fn install(prog: &BpfProgram) -> Result<(), SeccompError> {
+    install_with_flags(prog, 0).map(|_| ())
+}
+
+/// [`install`] with extra seccomp(2) flags (`FLAG_*`). With
+/// [`FLAG_NEW_LISTENER`] the kernel returns the user-notification listener,
+/// returned here; TSYNC then needs TSYNC_ESRCH, which is added.
+pub fn install_with_flags(
+    prog: &BpfProgram,
+    flags: u32,
+) -> Result<Option<std::os::fd::OwnedFd>, SeccompError> {
+    use std::os::fd::FromRawFd;
     if prog.is_empty() {
         return Err(SeccompError::Program("empty program".into()));
     }
@@ -197,16 +257,21 @@ pub fn install(prog: &BpfProgram) -> Result<(), SeccompError> {
         // kernel's (and libc's) struct sock_filter. The kernel only reads it.
         filter: prog.as_ptr() as *mut libc::sock_filter,
     };
+    let listener = flags & FLAG_NEW_LISTENER != 0;
+    let mut all = flags | FLAG_TSYNC;
+    if listener {
+        all |= FLAG_TSYNC_ESRCH;
+    }
     // SAFETY: fprog points at `len` valid instructions that outlive the call.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            libc::SECCOMP_FILTER_FLAG_TSYNC,
+            all as libc::c_ulong,
             &fprog as *const libc::sock_fprog,
         )
     };
-    if rc > 0 {
+    if rc > 0 && !listener {
         return Err(SeccompError::ThreadSync(rc));
     }
     if rc < 0 {
@@ -215,11 +280,19 @@ pub fn install(prog: &BpfProgram) -> Result<(), SeccompError> {
             Some(libc::EACCES) => " (no_new_privs is not set and CAP_SYS_ADMIN is not held)",
             Some(libc::EINVAL) => " (the kernel rejected the program or the flags)",
             Some(libc::ENOMEM) => " (too many stacked filters)",
+            Some(libc::ESRCH) => " (another thread could not be synchronised)",
+            Some(libc::EBUSY) => " (a filter with a listener is already installed)",
             _ => "",
         };
         return Err(SeccompError::Install { source, hint });
     }
-    Ok(())
+    if listener {
+        // SAFETY: with NEW_LISTENER the kernel returns a new fd that nothing else owns.
+        return Ok(Some(unsafe {
+            std::os::fd::OwnedFd::from_raw_fd(rc as i32)
+        }));
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -235,6 +308,7 @@ mod tests {
     const ERRNO: u32 = 0x0005_0000;
     const TRACE: u32 = 0x7ff0_0000;
     const LOG: u32 = 0x7ffc_0000;
+    const NOTIFY: u32 = 0x7fc0_0000;
     const ALLOW: u32 = 0x7fff_0000;
     const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 
@@ -507,26 +581,34 @@ mod tests {
             e,
             "linux.seccomp.flags[0]: unknown flag SECCOMP_FILTER_FLAG_NOPE"
         );
-        // Known flags are accepted (and ignored with a warning).
+        // Known flags are accepted.
         compile(json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"]}));
     }
 
     #[test]
-    fn notify_is_an_error() {
-        let e = err_of(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+    fn notify_rules_and_precedence() {
+        // USER_NOTIF ranks below ERRNO and above TRACE/LOG/ALLOW, as in the kernel.
+        let f = compile(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["getpid", "mount"], "action": "SCMP_ACT_NOTIFY"},
             {"names": ["getpid"], "action": "SCMP_ACT_ERRNO"},
-            {"names": ["getpid"], "action": "SCMP_ACT_ERRNO"},
-            {"names": ["getpid"], "action": "SCMP_ACT_ERRNO"},
-            {"names": ["mount"], "action": "SCMP_ACT_NOTIFY"}]}));
+            {"names": ["mount"], "action": "SCMP_ACT_LOG"},
+            {"names": ["fcntl"], "action": "SCMP_ACT_NOTIFY",
+             "args": [{"index": 1, "value": 4, "op": "SCMP_CMP_EQ"}]}]}));
+        assert!(f.notify);
+        assert_eq!(eval(&f.program, "getpid", [0; 6]), ERRNO | EPERM);
+        assert_eq!(eval(&f.program, "mount", [0; 6]), NOTIFY);
+        assert_eq!(eval(&f.program, "fcntl", [0, 4, 0, 0, 0, 0]), NOTIFY);
+        assert_eq!(eval(&f.program, "fcntl", [0, 3, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(eval(&f.program, "getcwd", [0; 6]), ALLOW);
+        assert!(!compile(json!({"defaultAction": "SCMP_ACT_ALLOW"})).notify);
+        let e = err_of(json!({"defaultAction": "SCMP_ACT_NOTIFY"}));
         assert_eq!(
             e,
-            "linux.seccomp.syscalls[3].action: SCMP_ACT_NOTIFY (seccomp user notification) is not supported by ward"
+            "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be used as the default action"
         );
-        let e = err_of(json!({"defaultAction": "SCMP_ACT_NOTIFY"}));
-        assert!(
-            e.starts_with("linux.seccomp.defaultAction: SCMP_ACT_NOTIFY"),
-            "{e}"
-        );
+        let e = err_of(json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["sendmsg"], "action": "SCMP_ACT_NOTIFY"}]}));
+        assert!(e.starts_with("linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY cannot be used for the sendmsg syscall"), "{e}");
     }
 
     #[test]
@@ -602,11 +684,23 @@ mod tests {
         );
 
         let notify: LinuxSeccomp = serde_json::from_value(json!({
-            "defaultAction": "SCMP_ACT_ALLOW",
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
+            "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_TSYNC"],
             "syscalls": [{"names": ["mount"], "action": "SCMP_ACT_NOTIFY"}]}))
         .unwrap();
-        let e = compile_oci(&notify).unwrap_err().to_string();
-        assert!(e.contains("syscalls[0].action: SCMP_ACT_NOTIFY"), "{e}");
+        let f = compile_oci(&notify).unwrap();
+        assert!(f.notify);
+        assert_eq!(f.flags, Some(FLAG_LOG));
+        assert_eq!(f.listener_path, "/run/agent.sock");
+        assert_eq!(eval(&f.program, "mount", [0; 6]), NOTIFY);
+        assert_eq!(eval(&f.program, "getpid", [0; 6]), ALLOW);
+        let mut write = serde_json::to_value(&notify).unwrap();
+        write["syscalls"][0]["names"] = json!(["mkdir", "write"]);
+        let e = compile_json(&write).unwrap_err().to_string();
+        assert!(
+            e.contains("SCMP_ACT_NOTIFY cannot be used for the write syscall"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -219,7 +219,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         if let Some(f) = &built.spec_filter {
             write_atomic(&root.spec_filter_file(&opts.id), f)?;
         }
-        let executor = WardExecutor::for_init(built.policy, built.spec_filter);
+        let executor = WardExecutor::for_init(built.policy, built.spec_filter, b.dir.clone());
         let builder = super::builder(
             root,
             &opts.id,

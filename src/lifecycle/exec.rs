@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use libcontainer::container::ContainerStatus;
+use libcontainer::container::{Container, ContainerStatus};
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
@@ -101,7 +101,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
         .collect();
 
     crate::testpoint::reached("exec:prepared");
-    let executor = WardExecutor::for_exec(policy, filter);
+    let executor = WardExecutor::for_exec(policy, filter, exec_state(root, &c));
     let mut b = super::builder(
         root,
         &opts.id,
@@ -185,4 +185,19 @@ fn sanitized_process(
     let data = serde_json::to_vec(&p).map_err(|e| bad(format!("serialising: {e}")))?;
     write_atomic(&out, &data)?;
     Ok(out)
+}
+
+/// The container's state as a seccomp agent gets it with an exec'd process's
+/// listener (runc: the container's, running).
+fn exec_state(root: &StateRoot, c: &Container) -> Option<oci_spec::runtime::State> {
+    let doc = super::info::state_doc(root, c);
+    oci_spec::runtime::StateBuilder::default()
+        .version(oci_spec::runtime::VERSION)
+        .id(doc.id)
+        .status(oci_spec::runtime::ContainerState::Running)
+        .pid(doc.pid)
+        .bundle(doc.bundle)
+        .annotations(doc.annotations.unwrap_or_default())
+        .build()
+        .ok()
 }

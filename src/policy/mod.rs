@@ -30,6 +30,56 @@ pub struct SeccompPolicy {
     pub baseline_summary: Option<seccomp::FilterSummary>,
     /// The spec's own profile, compiled at create and stacked over the baseline.
     pub spec_summary: Option<seccomp::FilterSummary>,
+    /// seccomp(2) flags for the spec's filter (`SECCOMP_FILTER_FLAG_*`;
+    /// TSYNC, which ward always sets, not included).
+    #[serde(default)]
+    pub spec_flags: u32,
+    /// The spec's filter has SCMP_ACT_NOTIFY rules: its listener goes to
+    /// this agent, for the init and for every exec.
+    #[serde(default)]
+    pub listener: Option<NotifyListener>,
+}
+
+/// `linux.seccomp.listenerPath` and `listenerMetadata`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NotifyListener {
+    pub path: std::path::PathBuf,
+    pub metadata: String,
+}
+
+/// How the spec's filter is installed: its flags and its listener.
+///
+/// - `flags` as the spec gives them; absent, SPEC_ALLOW (runc's default: the
+///   filter does not make the kernel force its speculative store bypass
+///   mitigation). ward's baseline is installed without it, so under the
+///   baseline the kernel's seccomp mitigation mode still applies.
+/// - SCMP_ACT_NOTIFY needs a `listenerPath`; the filter then gets
+///   NEW_LISTENER. Without a notify rule `listenerPath` is ignored, as is
+///   WAIT_KILLABLE_RECV (the kernel refuses it without a listener).
+/// - The baseline stays under a notifying filter: the kernel answers with the
+///   strongest action of all filters, and ERRNO outranks USER_NOTIF, so the
+///   agent only ever sees syscalls ward's baseline allows; it cannot grant
+///   one the baseline denies (relax the seccomp layer for that).
+pub fn spec_filter_install(
+    compiled: &seccomp::CompiledFilter,
+) -> Result<(u32, Option<NotifyListener>)> {
+    let mut flags = compiled.flags.unwrap_or(seccomp::FLAG_SPEC_ALLOW);
+    if !compiled.notify {
+        flags &= !seccomp::FLAG_WAIT_KILLABLE_RECV;
+        return Ok((flags, None));
+    }
+    if compiled.listener_path.is_empty() {
+        return Err(WardError::Invalid(
+            "linux.seccomp.listenerPath: required when a rule uses SCMP_ACT_NOTIFY".into(),
+        ));
+    }
+    Ok((
+        flags | seccomp::FLAG_NEW_LISTENER,
+        Some(NotifyListener {
+            path: compiled.listener_path.clone().into(),
+            metadata: compiled.listener_metadata.clone(),
+        }),
+    ))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,9 +170,12 @@ pub fn build(
     // or not ward's baseline is relaxed.
     let mut spec_filter = None;
     let mut spec_summary = None;
+    let mut spec_flags = 0;
+    let mut listener = None;
     let spec_profile = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     if let Some(profile) = &spec_profile {
         let compiled = seccomp::compile_oci(profile)?;
+        (spec_flags, listener) = spec_filter_install(&compiled)?;
         spec_filter = Some(seccomp::to_bytes(&compiled.program));
         spec_summary = Some(compiled.summary);
     }
@@ -222,6 +275,8 @@ pub fn build(
                 baseline,
                 baseline_summary,
                 spec_summary,
+                spec_flags,
+                listener,
             },
             capabilities: cap_sets,
             no_new_privs,

@@ -111,13 +111,33 @@ pub const KNOWN_ARCHITECTURES: &[&str] = &[
     "SCMP_ARCH_SHEB",
 ];
 
-/// Every filter flag the OCI spec defines. ward accepts and ignores them.
-pub const KNOWN_FLAGS: &[&str] = &[
-    "SECCOMP_FILTER_FLAG_TSYNC",
-    "SECCOMP_FILTER_FLAG_LOG",
-    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+/// Every filter flag the OCI spec defines, with its seccomp(2) value. TSYNC is
+/// 0 here: ward always synchronises threads (as runc, which ignores the flag).
+pub const KNOWN_FLAGS: &[(&str, u32)] = &[
+    ("SECCOMP_FILTER_FLAG_TSYNC", 0),
+    ("SECCOMP_FILTER_FLAG_LOG", FLAG_LOG),
+    ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", FLAG_SPEC_ALLOW),
+    (
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+        FLAG_WAIT_KILLABLE_RECV,
+    ),
 ];
+
+// seccomp(2) filter flags (linux/seccomp.h).
+pub const FLAG_TSYNC: u32 = 1;
+pub const FLAG_LOG: u32 = 2;
+pub const FLAG_SPEC_ALLOW: u32 = 4;
+pub const FLAG_NEW_LISTENER: u32 = 8;
+pub const FLAG_TSYNC_ESRCH: u32 = 16;
+pub const FLAG_WAIT_KILLABLE_RECV: u32 = 32;
+
+/// Syscalls the container process makes between installing a filter with a
+/// listener and handing the listener to the runtime (write: its log; sendmsg:
+/// the hand-over). runc refuses NOTIFY for write for the same reason.
+const HANDOVER_SYSCALLS: &[&str] = &["write", "sendmsg"];
+
+/// SECCOMP_RET_USER_NOTIF: the syscall waits for the listener's answer.
+pub const RET_USER_NOTIF: u32 = 0x7fc0_0000;
 
 /// The architectures ward can build a filter for (the native one only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,7 +220,14 @@ pub enum Action {
     Trap,
     Trace(u32),
     Log,
+    /// SCMP_ACT_NOTIFY. seccompiler has no such action: its rules are compiled
+    /// with [`NOTIFY_PLACEHOLDER`] and the `ret`s patched to USER_NOTIF.
+    Notify,
 }
+
+/// Stands in for USER_NOTIF while seccompiler compiles the notify group; no
+/// other group of the same compilation returns it.
+const NOTIFY_PLACEHOLDER: SeccompAction = SeccompAction::Trace(0xfffe);
 
 impl Action {
     fn to_seccompiler(self) -> SeccompAction {
@@ -212,12 +239,16 @@ impl Action {
             Action::Trap => SeccompAction::Trap,
             Action::Trace(d) => SeccompAction::Trace(d),
             Action::Log => SeccompAction::Log,
+            Action::Notify => NOTIFY_PLACEHOLDER,
         }
     }
 
     /// The value a BPF `ret` returns for this action.
     pub fn ret_value(self) -> u32 {
-        u32::from(self.to_seccompiler())
+        match self {
+            Action::Notify => RET_USER_NOTIF,
+            a => u32::from(a.to_seccompiler()),
+        }
     }
 
     /// Lower is stronger, as the kernel ranks actions.
@@ -227,9 +258,10 @@ impl Action {
             Action::KillThread => 1,
             Action::Trap => 2,
             Action::Errno(_) => 3,
-            Action::Trace(_) => 4,
-            Action::Log => 5,
-            Action::Allow => 6,
+            Action::Notify => 4,
+            Action::Trace(_) => 5,
+            Action::Log => 6,
+            Action::Allow => 7,
         }
     }
 
@@ -243,6 +275,7 @@ impl Action {
             Action::Trap => "SCMP_ACT_TRAP".into(),
             Action::Trace(d) => format!("SCMP_ACT_TRACE({d})"),
             Action::Log => "SCMP_ACT_LOG".into(),
+            Action::Notify => "SCMP_ACT_NOTIFY".into(),
         }
     }
 
@@ -282,8 +315,11 @@ pub struct Entry {
 pub struct Profile {
     pub default_action: Action,
     pub architectures: Vec<String>,
-    pub flags: Vec<String>,
-    pub has_listener: bool,
+    /// `flags` as given: None when absent (runc then adds SPEC_ALLOW), Some([]) when empty.
+    pub flags: Option<Vec<String>>,
+    /// `listenerPath`, `""` when absent.
+    pub listener_path: String,
+    pub listener_metadata: String,
     pub syscalls: Vec<Entry>,
 }
 
@@ -352,12 +388,7 @@ fn parse_action(
         "SCMP_ACT_TRAP" => Action::Trap,
         "SCMP_ACT_TRACE" => Action::Trace(errno_data(data, data_field)?),
         "SCMP_ACT_LOG" => Action::Log,
-        "SCMP_ACT_NOTIFY" => {
-            return Err(err(
-                field,
-                "SCMP_ACT_NOTIFY (seccomp user notification) is not supported by ward",
-            ))
-        }
+        "SCMP_ACT_NOTIFY" => Action::Notify,
         other => return Err(err(field, format!("unknown action {other}"))),
     })
 }
@@ -394,6 +425,14 @@ pub fn parse_profile(v: &Value, base: &str) -> Result<Profile, TranslateError> {
         &f_default,
         &format!("{base}.defaultErrnoRet"),
     )?;
+    if default_action == Action::Notify {
+        // Every syscall, the runtime's own hand-over included, would wait for
+        // an agent that does not have the listener yet (libseccomp refuses it too).
+        return Err(err(
+            f_default,
+            "SCMP_ACT_NOTIFY cannot be used as the default action",
+        ));
+    }
 
     let mut architectures = Vec::new();
     if let Some(a) = obj.get("architectures").filter(|a| !a.is_null()) {
@@ -408,22 +447,29 @@ pub fn parse_profile(v: &Value, base: &str) -> Result<Profile, TranslateError> {
         }
     }
 
-    let mut flags = Vec::new();
+    let mut flags = None;
     if let Some(a) = obj.get("flags").filter(|a| !a.is_null()) {
         let f = format!("{base}.flags");
+        let mut list = Vec::new();
         for (i, a) in as_array(a, &f)?.iter().enumerate() {
             let f = format!("{f}[{i}]");
             let name = as_str(a, &f)?;
-            if !KNOWN_FLAGS.contains(&name) {
+            if !KNOWN_FLAGS.iter().any(|(n, _)| *n == name) {
                 return Err(err(f, format!("unknown flag {name}")));
             }
-            flags.push(name.to_string());
+            list.push(name.to_string());
         }
+        flags = Some(list);
     }
 
-    let has_listener = ["listenerPath", "listenerMetadata"]
-        .iter()
-        .any(|k| obj.get(*k).is_some_and(|v| !v.is_null()));
+    let string_field = |k: &str| -> Result<String, TranslateError> {
+        match obj.get(k).filter(|v| !v.is_null()) {
+            Some(v) => Ok(as_str(v, &format!("{base}.{k}"))?.to_string()),
+            None => Ok(String::new()),
+        }
+    };
+    let listener_path = string_field("listenerPath")?;
+    let listener_metadata = string_field("listenerMetadata")?;
 
     let mut syscalls = Vec::new();
     if let Some(s) = obj.get("syscalls").filter(|s| !s.is_null()) {
@@ -437,7 +483,8 @@ pub fn parse_profile(v: &Value, base: &str) -> Result<Profile, TranslateError> {
         default_action,
         architectures,
         flags,
-        has_listener,
+        listener_path,
+        listener_metadata,
         syscalls,
     })
 }
@@ -536,12 +583,10 @@ pub struct Compiled {
     pub rules: usize,
     /// Names the table does not know, in profile order, without repeats.
     pub skipped_syscalls: Vec<String>,
-    /// Flags the profile set, which ward does not apply.
-    pub ignored_flags: Vec<String>,
     /// Listed architectures other than the native one: their syscalls are killed.
     pub foreign_architectures: Vec<String>,
-    /// `listenerPath`/`listenerMetadata` were set (ignored: no NOTIFY support).
-    pub ignored_listener: bool,
+    /// Some rule returns SCMP_ACT_NOTIFY for a syscall of this architecture.
+    pub notify: bool,
 }
 
 struct Group {
@@ -680,6 +725,14 @@ pub fn compile_profile_with(
         let group = &mut groups[gi];
 
         for name in &entry.names {
+            if entry.action == Action::Notify && HANDOVER_SYSCALLS.contains(&name.as_str()) {
+                // The process holds the only copy of the listener until it has
+                // handed it over with these; waiting on itself, it would hang.
+                return Err(err(
+                    format!("{field}.action"),
+                    format!("SCMP_ACT_NOTIFY cannot be used for the {name} syscall (the runtime hands the listener over with it)"),
+                ));
+            }
             let Some(nr) = arch.syscall_nr(name) else {
                 if !skipped.contains(name) {
                     skipped.push(name.clone());
@@ -746,6 +799,7 @@ pub fn compile_profile_with(
     if ranges {
         program.extend(allow_ranges(&mut groups));
     }
+    let notify = groups.iter().any(|g| g.action == Action::Notify);
     for g in groups {
         let sentinel = if g.action == Action::Errno(0xfff) {
             Action::Errno(0xffe)
@@ -753,6 +807,7 @@ pub fn compile_profile_with(
             Action::Errno(0xfff)
         };
         let what = g.action.describe();
+        let notify = g.action == Action::Notify;
         let filter = SeccompFilter::new(
             g.rules,
             sentinel.to_seccompiler(),
@@ -783,6 +838,8 @@ pub fn compile_profile_with(
             if ins.code == BPF_RET_K && ins.k == sentinel {
                 // Jump to the first instruction after this group.
                 *ins = stmt(BPF_JMP_JA, (len - i - 1) as u32);
+            } else if notify && ins.code == BPF_RET_K && ins.k == u32::from(NOTIFY_PLACEHOLDER) {
+                *ins = stmt(BPF_RET_K, RET_USER_NOTIF);
             }
         }
         program.extend(body);
@@ -813,9 +870,8 @@ pub fn compile_profile_with(
         syscalls_allowed: allowed.len(),
         rules,
         skipped_syscalls: skipped,
-        ignored_flags: profile.flags.clone(),
         foreign_architectures,
-        ignored_listener: profile.has_listener,
+        notify,
     })
 }
 

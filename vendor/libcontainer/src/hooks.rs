@@ -19,8 +19,9 @@ pub enum HookError {
     EncodeContainerState(#[source] serde_json::Error),
     #[error("hook command exited with non-zero exit code: {0}")]
     NonZeroExitCode(i32),
-    #[error("hook command was killed by a signal")]
-    Killed,
+    /// (ward) with the signal as Go prints it (runc: "signal: bad system call").
+    #[error("hook command was killed by signal: {0}")]
+    Killed(String),
     #[error("failed to execute hook command due to a timeout")]
     Timeout,
     #[error("container state is required to run hook")]
@@ -189,7 +190,9 @@ fn run_hook(
                 Ok(exit_status) => match exit_status.code() {
                     Some(0) => Ok(()),
                     Some(exit_code) => Err(HookError::NonZeroExitCode(exit_code)),
-                    None => Err(HookError::Killed),
+                    None => Err(HookError::Killed(signal_text(
+                        std::os::unix::process::ExitStatusExt::signal(&exit_status).unwrap_or(0),
+                    ))),
                 },
                 Err(e) => Err(HookError::CommandExecute(e)),
             }?;
@@ -197,6 +200,23 @@ fn run_hook(
     }
 
     Ok(())
+}
+
+/// strsignal(3) in Go's spelling: "bad system call", "killed".
+fn signal_text(sig: i32) -> String {
+    // SAFETY: strsignal returns a pointer to a static or thread-local string.
+    let text = unsafe {
+        let p = libc::strsignal(sig);
+        if p.is_null() {
+            return format!("signal {sig}");
+        }
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    };
+    let mut c = text.chars();
+    match c.next() {
+        Some(first) => first.to_lowercase().chain(c).collect(),
+        None => format!("signal {sig}"),
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use oci_spec::runtime::{Linux, LinuxNamespaceType};
-#[cfg(feature = "libseccomp")]
 use oci_spec::runtime::{SECCOMP_FD_NAME, VERSION as OCI_VERSION};
 
 use crate::hooks;
@@ -34,8 +33,7 @@ pub enum ProcessError {
     IntelRdt(#[from] crate::process::intel_rdt::IntelRdtError),
     #[error("failed to create intermediate process")]
     IntermediateProcessFailed(#[source] fork::CloneError),
-    #[error("failed seccomp listener")]
-    #[cfg(feature = "libseccomp")]
+    #[error(transparent)]
     SeccompListener(#[from] crate::process::seccomp_listener::SeccompListenerError),
     #[error("failed setup network device")]
     Network(#[from] crate::network::NetworkError),
@@ -263,46 +261,45 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
             &mut init_main_receiver,
             &mut init_sender,
         )?;
+    }
 
-        #[cfg(feature = "libseccomp")]
-        if let Some(seccomp) = linux.seccomp() {
-            let container = container_args
-                .container
-                .as_ref()
-                .ok_or(ProcessError::ContainerStateRequired)?;
-
-            // Determine OCI status based on container type (matching runc behavior)
-            let oci_status = match container_args.container_type {
-                ContainerType::InitContainer => oci_spec::runtime::ContainerState::Creating,
-                ContainerType::TenantContainer { .. } => oci_spec::runtime::ContainerState::Running,
-            };
-
-            // Build OCI-compliant ContainerProcessState using builder pattern
-            let oci_state = oci_spec::runtime::StateBuilder::default()
+    // (ward) the executor's seccomp listener, if its filter has one: the
+    // process sends it before it reports ready; it goes to the agent with the
+    // state runc sends (status creating for the init; for an exec'd process
+    // the container's state, running, and the process's own pid).
+    if let Some(listener) = container_args.executor.seccomp_listener() {
+        let oci_state = match (&listener.state, &container_args.container) {
+            (Some(state), _) => state.clone(),
+            (None, Some(container)) => oci_spec::runtime::StateBuilder::default()
                 .version(OCI_VERSION)
                 .id(container.state.id.clone())
-                .status(oci_status)
+                .status(oci_spec::runtime::ContainerState::Creating)
                 .pid(init_pid.as_raw())
-                .bundle(container.state.bundle.clone())
+                .bundle(
+                    listener
+                        .bundle
+                        .clone()
+                        .unwrap_or_else(|| container.state.bundle.clone()),
+                )
                 .annotations(container.state.annotations.clone().unwrap_or_default())
                 .build()
-                .map_err(|e| ProcessError::OciStateBuild(e.to_string()))?;
-
-            let state = oci_spec::runtime::ContainerProcessStateBuilder::default()
-                .version(OCI_VERSION)
-                .fds(vec![SECCOMP_FD_NAME.to_string()])
-                .pid(init_pid.as_raw())
-                .metadata(seccomp.listener_metadata().clone().unwrap_or_default())
-                .state(oci_state)
-                .build()
-                .map_err(|e| ProcessError::OciStateBuild(e.to_string()))?;
-            crate::process::seccomp_listener::sync_seccomp(
-                seccomp,
-                &state,
-                &mut init_sender,
-                &mut init_main_receiver,
-            )?;
-        }
+                .map_err(|e| ProcessError::OciStateBuild(e.to_string()))?,
+            (None, None) => return Err(ProcessError::ContainerStateRequired),
+        };
+        let state = oci_spec::runtime::ContainerProcessStateBuilder::default()
+            .version(OCI_VERSION)
+            .fds(vec![SECCOMP_FD_NAME.to_string()])
+            .pid(init_pid.as_raw())
+            .metadata(listener.metadata.clone())
+            .state(oci_state)
+            .build()
+            .map_err(|e| ProcessError::OciStateBuild(e.to_string()))?;
+        crate::process::seccomp_listener::sync_seccomp(
+            &listener,
+            &state,
+            &mut init_sender,
+            &mut init_main_receiver,
+        )?;
     }
 
     // We don't need to send anything to the init process after this point, so

@@ -1,93 +1,72 @@
+//! (ward) Hands a seccomp user-notification listener to the agent at
+//! `linux.seccomp.listenerPath`, as runc does: one connection, one message
+//! with the `ContainerProcessState` JSON and the listener as SCM_RIGHTS.
+
 use std::io::IoSlice;
 use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::os::unix::ffi::OsStrExt;
 
 use nix::sys::socket::{self, UnixAddr};
 use nix::unistd;
 use oci_spec::runtime;
 
 use super::channel;
-use crate::seccomp;
+use crate::workload::SeccompListener;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeccompListenerError {
-    #[error("notify will require seccomp listener path to be set")]
-    MissingListenerPath,
     #[error("failed to encode container process state")]
     EncodeState(#[source] serde_json::Error),
     #[error(transparent)]
     ChannelError(#[from] channel::ChannelError),
-    #[error("unix syscall fails")]
-    UnixOther(#[source] nix::Error),
+    #[error("failed to connect with seccomp agent specified in the seccomp profile ({path}): {errno}")]
+    Connect { path: String, errno: nix::Error },
+    #[error("sending the seccomp listener to the agent at {path}: {errno}")]
+    Send { path: String, errno: nix::Error },
 }
 
 type Result<T> = std::result::Result<T, SeccompListenerError>;
 
+/// Waits for the process's listener, sends it to the agent, tells the process.
 pub fn sync_seccomp(
-    seccomp: &runtime::LinuxSeccomp,
+    listener: &SeccompListener,
     state: &runtime::ContainerProcessState,
     init_sender: &mut channel::InitSender,
     main_receiver: &mut channel::MainReceiver,
 ) -> Result<()> {
-    if seccomp::is_notify(seccomp) {
-        tracing::debug!("main process waiting for sync seccomp");
-        let seccomp_fd = main_receiver.wait_for_seccomp_request()?;
-        let listener_path = seccomp
-            .listener_path()
-            .as_ref()
-            .ok_or(SeccompListenerError::MissingListenerPath)?;
-        let encoded_state = serde_json::to_vec(state).map_err(SeccompListenerError::EncodeState)?;
-        sync_seccomp_send_msg(listener_path, &encoded_state, seccomp_fd).map_err(|err| {
-            tracing::error!("failed to send msg to seccomp listener: {}", err);
-            err
-        })?;
-        init_sender.seccomp_notify_done()?;
-        // Once we sent the seccomp notify fd to the seccomp listener, we can
-        // safely close the fd. The SCM_RIGHTS msg will duplicate the fd to the
-        // process on the other end of the listener.
-        let _ = unistd::close(seccomp_fd);
-    }
-
+    tracing::debug!("main process waiting for the seccomp listener");
+    let seccomp_fd = main_receiver.wait_for_seccomp_request()?;
+    let sent = serde_json::to_vec(state)
+        .map_err(SeccompListenerError::EncodeState)
+        .and_then(|msg| send_to_agent(listener, &msg, seccomp_fd));
+    // The agent has its own copy now (or failed): ours goes either way.
+    let _ = unistd::close(seccomp_fd);
+    sent?;
+    init_sender.seccomp_notify_done()?;
     Ok(())
 }
 
-fn sync_seccomp_send_msg(listener_path: &Path, msg: &[u8], fd: i32) -> Result<()> {
-    // The seccomp listener has specific instructions on how to transmit the
-    // information through seccomp listener.  Therefore, we have to use
-    // libc/nix APIs instead of Rust std lib APIs to maintain flexibility.
+fn send_to_agent(listener: &SeccompListener, msg: &[u8], fd: i32) -> Result<()> {
+    let path = listener.path.display().to_string();
+    let other = |errno| SeccompListenerError::Connect {
+        path: path.clone(),
+        errno,
+    };
     let socket = socket::socket(
         socket::AddressFamily::Unix,
         socket::SockType::Stream,
-        socket::SockFlag::empty(),
+        socket::SockFlag::SOCK_CLOEXEC,
         None,
     )
-    .map_err(|err| {
-        tracing::error!(
-            ?err,
-            "failed to create unix domain socket for seccomp listener"
-        );
-        SeccompListenerError::UnixOther(err)
-    })?;
-    let unix_addr = socket::UnixAddr::new(listener_path).map_err(|err| {
-        tracing::error!(
-            ?err,
-            ?listener_path,
-            "failed to create unix domain socket address"
-        );
-        SeccompListenerError::UnixOther(err)
-    })?;
-    socket::connect(socket.as_raw_fd(), &unix_addr).map_err(|err| {
-        tracing::error!(
-            ?err,
-            ?listener_path,
-            "failed to connect to seccomp notify listener path"
-        );
-        SeccompListenerError::UnixOther(err)
-    })?;
-    // We have to use sendmsg here because the spec requires us to send seccomp notify fds through
-    // SCM_RIGHTS message.
-    // Ref: https://man7.org/linux/man-pages/man3/sendmsg.3p.html
-    // Ref: https://man7.org/linux/man-pages/man3/cmsg.3.html
+    .map_err(other)?;
+    // A leading '@' names an abstract socket, as Go's net.Dial("unix") reads it.
+    let bytes = listener.path.as_os_str().as_bytes();
+    let addr = match bytes.strip_prefix(b"@") {
+        Some(name) => UnixAddr::new_abstract(name),
+        None => UnixAddr::new(&listener.path),
+    }
+    .map_err(other)?;
+    socket::connect(socket.as_raw_fd(), &addr).map_err(other)?;
     let iov = [IoSlice::new(msg)];
     let fds = [fd];
     let cmsgs = socket::ControlMessage::ScmRights(&fds);
@@ -98,16 +77,14 @@ fn sync_seccomp_send_msg(listener_path: &Path, msg: &[u8], fd: i32) -> Result<()
         socket::MsgFlags::empty(),
         None,
     )
-    .map_err(|err| {
-        tracing::error!(?err, "failed to write container state to seccomp listener");
-        SeccompListenerError::UnixOther(err)
+    .map_err(|errno| SeccompListenerError::Send {
+        path: path.clone(),
+        errno,
     })?;
-    // The spec requires the listener socket to be closed immediately after sending.
-    drop(socket);
     Ok(())
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "libseccomp"))]
 mod tests {
     use anyhow::Result;
     use oci_spec::runtime::{LinuxSeccompAction, LinuxSeccompBuilder, LinuxSyscallBuilder};

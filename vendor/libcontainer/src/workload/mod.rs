@@ -1,5 +1,7 @@
 use std::collections::HashMap;
 use std::env;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 
 use oci_spec::runtime::Spec;
 
@@ -58,6 +60,20 @@ pub enum ExecutorSetEnvsError {
 // introduced some new magical feature to simplify this logic, please consider
 // to refactor this part.
 
+/// (ward) Where the runtime's main process sends a seccomp user-notification
+/// listener (`linux.seccomp.listenerPath`), with `listenerMetadata`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeccompListener {
+    pub path: PathBuf,
+    pub metadata: String,
+    /// The container's state for an exec'd process, whose main process has
+    /// no `Container` to build it from.
+    pub state: Option<oci_spec::runtime::State>,
+    /// The bundle to report for the init, when the container's state records
+    /// another directory (ward hands libcontainer an effective bundle).
+    pub bundle: Option<PathBuf>,
+}
+
 pub trait CloneBoxExecutor {
     fn clone_box(&self) -> Box<dyn Executor>;
 }
@@ -77,8 +93,25 @@ pub trait Executor: CloneBoxExecutor {
     /// at which it still holds CAP_SYS_ADMIN in its user namespace, which
     /// installing a seccomp filter or a Landlock ruleset needs when
     /// no_new_privs is not set. The default does nothing.
-    fn before_capabilities_dropped(&self, _spec: &Spec) -> Result<(), ExecutorError> {
-        Ok(())
+    /// A returned fd is a seccomp listener, handed over as `before_ready`'s.
+    fn before_capabilities_dropped(&self, _spec: &Spec) -> Result<Option<OwnedFd>, ExecutorError> {
+        Ok(None)
+    }
+
+    /// (ward) Runs in the container process after `setup_envs`, right before
+    /// it reports ready to the runtime (so before the start signal and any
+    /// startContainer hook). A returned fd is a seccomp user-notification
+    /// listener: the process sends it to the main process, which hands it to
+    /// the agent of [`Executor::seccomp_listener`], waits for that, and closes
+    /// its copy. The default does nothing.
+    fn before_ready(&self, _spec: &Spec) -> Result<Option<OwnedFd>, ExecutorError> {
+        Ok(None)
+    }
+
+    /// (ward) Called in the main process: Some when `before_ready` will
+    /// return a listener, which then goes to this agent.
+    fn seccomp_listener(&self) -> Option<SeccompListener> {
+        None
     }
 
     /// Set environment variables for the container process to be executed.

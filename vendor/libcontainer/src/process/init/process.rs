@@ -424,12 +424,16 @@ pub fn container_init_process(
         InitProcessError::SyscallOther(err)
     })?;
     // (ward) the executor's hook while every capability is still effective.
-    args.executor
+    if let Some(listener) = args
+        .executor
         .before_capabilities_dropped(ctx.spec)
         .map_err(|err| {
             tracing::error!(?err, "executor hook before dropping capabilities failed");
             InitProcessError::Workload(err)
-        })?;
+        })?
+    {
+        hand_over_seccomp_listener(listener, main_sender, init_receiver)?;
+    }
     if let Some(caps) = ctx.process.capabilities() {
         capabilities::drop_privileges(caps, ctx.syscall.as_ref()).map_err(|err| {
             tracing::error!(?err, "failed to drop capabilities");
@@ -480,6 +484,17 @@ pub fn container_init_process(
 
     args.executor.validate(ctx.spec)?;
     args.executor.setup_envs(ctx.envs)?;
+
+    // (ward) the executor's last hook before ready; a seccomp listener it
+    // returns goes to the main process, which hands it to the agent. This
+    // process then closes its copy, so that once the agent is gone notified
+    // syscalls fail with ENOSYS instead of waiting.
+    if let Some(listener) = args.executor.before_ready(ctx.spec).map_err(|err| {
+        tracing::error!(?err, "executor hook before ready failed");
+        InitProcessError::Workload(err)
+    })? {
+        hand_over_seccomp_listener(listener, main_sender, init_receiver)?;
+    }
 
     // Notify main process that the init process is ready to execute the
     // payload.  Note, because we are already inside the pid namespace, the pid
@@ -552,6 +567,21 @@ pub fn container_init_process(
     // example, the default executor is expected to call `exec` and replace the
     // current process.
     unreachable!("the executor should not return if it is successful.");
+}
+
+/// (ward) Sends a seccomp listener to the main process right after the filter
+/// went on (any later syscall may be one the agent must answer), waits until
+/// the agent has it, and closes this process's copy, so that once the agent is
+/// gone notified syscalls fail with ENOSYS instead of waiting.
+fn hand_over_seccomp_listener(
+    listener: std::os::fd::OwnedFd,
+    main_sender: &mut channel::MainSender,
+    init_receiver: &mut channel::InitReceiver,
+) -> Result<()> {
+    main_sender.seccomp_notify_request(listener.as_raw_fd())?;
+    init_receiver.wait_for_seccomp_request_done()?;
+    drop(listener);
+    Ok(())
 }
 
 fn sysctl(kernel_params: &HashMap<String, String>) -> Result<()> {
