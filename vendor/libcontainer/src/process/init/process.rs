@@ -1,10 +1,12 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::{env, fs, mem};
 
 use nc;
+use nix::fcntl::{OFlag, open};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
@@ -573,6 +575,11 @@ fn readonly_path(path: &Path, syscall: &dyn Syscall) -> Result<()> {
 
 // For files, bind mounts /dev/null over the top of the specified path.
 // For directories, mounts read-only tmpfs over the top of the specified path.
+// ward: one empty read-only tmpfs serves every masked directory (the first is
+// mounted, the others are binds of it), as /dev/null serves every file: each
+// tmpfs instance is a superblock with its own inode, shrinker and per-memcg
+// lists, paid per container on a dense host. Nothing can be written to it
+// (the superblock itself is read-only), so sharing it shares nothing.
 fn masked_paths(
     paths: &Vec<String>,
     mount_label: &Option<String>,
@@ -585,6 +592,7 @@ fn masked_paths(
         InitProcessError::Device(err)
     })?;
 
+    let mut empty_dir: Option<OwnedFd> = None;
     for path_str in paths {
         let path = Path::new(path_str);
         if !path.exists() {
@@ -592,7 +600,12 @@ fn masked_paths(
             continue;
         }
 
-        if path.is_dir() {
+        if let (true, Some(fd)) = (path.is_dir(), &empty_dir) {
+            syscall.mount_from_fd(fd, path).map_err(|err| {
+                tracing::error!(?path, ?err, "failed to mask path with the shared empty tmpfs");
+                InitProcessError::MountPathMasked(err)
+            })?;
+        } else if path.is_dir() {
             // Destination is a directory, mount a read-only tmpfs over the top of it.
             let label = match mount_label {
                 Some(l) => format!("context=\"{l}\""),
@@ -610,6 +623,14 @@ fn masked_paths(
                     tracing::error!(?path, ?err, "failed to mount path as masked using tempfs");
                     InitProcessError::MountPathMasked(err)
                 })?;
+            let fd = open(
+                path,
+                OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+                Mode::empty(),
+            )
+            .map_err(InitProcessError::NixOther)?;
+            // SAFETY: open returned a new fd that nothing else owns.
+            empty_dir = Some(unsafe { OwnedFd::from_raw_fd(fd) });
         } else {
             // Destination is a file, bind mount /dev/null over the top of it.
             syscall.mount_from_fd(&dev_null_fd, path).map_err(|err| {
