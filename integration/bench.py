@@ -105,6 +105,7 @@ class Bench:
         self.order_keys = []
         self.failures = []     # (runtime, measurement, message)
         self.notes = []
+        self.extra_tables = []  # preformatted side-by-side tables (slab breakdown)
         it = args.iterations
         if self.quick:
             self.cfg = dict(iters=it or 3, rss_iters=it or 3, seq_n=10, seq_reps=2,
@@ -112,6 +113,8 @@ class Bench:
         else:
             self.cfg = dict(iters=it or 30, rss_iters=it or 10, seq_n=100, seq_reps=5,
                             par_n=20, par_reps=10, idle_n=100, idle_reps=3)
+        if args.idle_n:
+            self.cfg["idle_n"] = args.idle_n
 
     # ------------------------------------------------------------------ utils
     def cid(self, rt, what):
@@ -506,17 +509,43 @@ class Bench:
         self.loop(["rss_create"], self.cfg["rss_iters"], s)
 
     def m_idle(self):
+        """N idle `sleep` containers per runtime: what the host pays for each,
+        and where it goes (meminfo fields, slab caches, what the container
+        holds: mounts, superblocks, namespaces, seccomp filters, state files)."""
         n = self.cfg["idle_n"]
         kmem, kcg, kproc, kstart = "idle_mem", "idle_cgmem", "idle_procs", "idle_start"
+        kacct = "idle_charged"
+        # The robust number: memory cgroup charges of the runtime's processes
+        # and of the containers (MemAvailable moves with anything else the
+        # host does; the charges do not).
+        self.declare(kacct, "host memory charged per idle container (N=%d)" % n, "KiB")
         self.declare(kmem, "host memory per idle container (MemAvailable, N=%d)" % n, "KiB")
         self.declare(kcg, "memory cgroup usage per idle container (N=%d)" % n, "KiB")
+        # Kernel-side fields of /proc/meminfo: far less noisy than MemAvailable
+        # on a host where other work allocates anonymous memory and page cache.
+        for f, title in MEMINFO_FIELDS:
+            self.declare("idle." + f, "  of which %s" % title, "KiB")
+        self.declare("idle.kernel", "  kernel total (Slab+KernelStack+PageTables+Percpu+Vmalloc)", "KiB")
         self.declare(kproc, "non-container processes left per container (N=%d)" % n, "procs")
+        for f, title in HOLD_FIELDS:
+            self.declare("idle." + f, "  per container: %s" % title, "count")
         self.declare(kstart, "create+start of %d sleep containers (total)" % n, "ms")
+        slab_per_rt = {}
+
 
         def s(rt, i):
             time.sleep(2)  # let deferred frees (netns teardown, RCU) of the last runtime settle
+            # The runtime's own processes run in a fresh memory cgroup: what
+            # they allocate for a container (namespaces, mounts, state files)
+            # is charged there or to the container's cgroup, whichever
+            # process did it; the sum does not see the rest of the host.
+            acct = ChargeCgroup("%s-acct-%s-%d" % (self.run_id, rt.name, i))
+            acct.enter()
             before_mem = mem_available()
+            before_info = meminfo()
+            before_slab = slabinfo()
             before_pids = user_pids()
+            before_state = dir_bytes(rt.root)
             cids, pids = [], []
             t0 = now()
             try:
@@ -527,7 +556,13 @@ class Bench:
                 t_start = now() - t0
                 time.sleep(2)
                 after_mem = mem_available()
+                after_info = meminfo()
+                after_slab = slabinfo()
+                charged = acct.usage(pids)
+                acct.leave()
                 cg = cgroup_memory(pids)
+                hold = container_holdings(pids)
+                hold["state_bytes"] = (dir_bytes(rt.root) - before_state) / max(1, n)
                 # Processes that are in a container share its pid namespace.
                 nss = set()
                 for pid in pids:
@@ -558,19 +593,65 @@ class Bench:
                     self.notes.append("%s: %d non-container processes with %d idle containers: %s"
                                       % (rt.name, len(extra), n, names))
             finally:
+                acct.leave()
                 for cid in cids:
                     try:
                         self.remove(rt, cid)
                     except Failure as e:
                         self.notes.append("cleanup of %s failed: %s" % (cid, e))
                 self.reap()
+                acct.remove()
             # MemAvailable is host-wide: anything else running on the host (a
             # build next door) shows up here; the cgroup number does not.
             vals = {kmem: (before_mem - after_mem) / n, kproc: len(extra) / n, kstart: ms(t_start)}
+            kernel = 0
+            for f, _ in MEMINFO_FIELDS:
+                d = (after_info.get(f, 0) - before_info.get(f, 0)) / n
+                vals["idle." + f] = d
+                if f in KERNEL_FIELDS:
+                    kernel += d
+            vals["idle.kernel"] = kernel
+            for f, _ in HOLD_FIELDS:
+                if f in hold:
+                    vals["idle." + f] = hold[f]
+            for cache, b in after_slab.items():
+                d = (b - before_slab.get(cache, 0)) / n / 1024
+                acc = slab_per_rt.setdefault(rt.name, {})
+                acc.setdefault(cache, []).append(d)
             if cg is not None:
                 vals[kcg] = cg / 1024 / n
+            if charged is not None:
+                vals[kacct] = charged / 1024 / n
             return vals
-        self.loop([kmem, kcg, kproc, kstart], self.cfg["idle_reps"], s)
+        keys = [kacct, kmem, kcg, "idle.kernel", kproc, kstart] + ["idle." + f for f, _ in MEMINFO_FIELDS] \
+            + ["idle." + f for f, _ in HOLD_FIELDS]
+        self.loop(keys, self.cfg["idle_reps"], s)
+        self.slab_breakdown(slab_per_rt, n)
+        self.notes.append(
+            "idle: 'host memory charged' sums the memory cgroup charges of a fresh cgroup the "
+            "runtime commands ran in and of the containers' cgroups (namespaces, mounts, "
+            "processes, page tables, state files on the tmpfs --root); kernel memory allocated "
+            "without accounting (superblocks, sysctl tables) is only in the meminfo deltas, "
+            "which move with anything else the host does")
+
+    def slab_breakdown(self, slab_per_rt, n):
+        """The slab caches that grew most per container, side by side."""
+        if not slab_per_rt:
+            return
+        med = {rt: {c: statistics.median(v) for c, v in caches.items()}
+               for rt, caches in slab_per_rt.items()}
+        top = set()
+        for caches in med.values():
+            top.update(c for c, _ in sorted(caches.items(), key=lambda kv: -kv[1])[:10])
+        names = [rt.name for rt in self.runtimes if rt.name in med]
+        rows = sorted(top, key=lambda c: -max(med[r].get(c, 0) for r in names))
+        lines = ["slab caches, KiB per idle container (N=%d, median of runs; top 10 of each runtime):" % n,
+                 "  %-28s" % "cache" + "".join("%10s" % r for r in names)]
+        for c in rows:
+            lines.append("  %-28s" % c[:28] + "".join("%10.1f" % med[r].get(c, 0) for r in names))
+        lines.append("  %-28s" % "(all caches)" + "".join(
+            "%10.1f" % sum(med[r].values()) for r in names))
+        self.extra_tables.append("\n".join(lines))
 
     # --------------------------------------------------------------- output
     def stats(self):
@@ -622,6 +703,9 @@ class Bench:
                     title[:58], rt.name, d["n"], fmt(d["median"], unit), fmt(d["p90"], unit),
                     ("%.2fx" % d["vs_crun"]) if "vs_crun" in d else "",
                     "  (partial: %s)" % d["error"][:60] if "error" in d else ""))
+        for t in self.extra_tables:
+            print()
+            print(t)
         if self.cfg["idle_n"] < 50:
             print("\n(with N=%d idle containers, the MemAvailable noise of the host is larger than "
                   "the signal; use full mode for memory numbers)" % self.cfg["idle_n"])
@@ -649,6 +733,7 @@ class Bench:
             "results": {k: self.results[k] for k in self.order_keys},
             "failures": [{"runtime": a, "measurement": b, "error": c} for a, b, c in self.failures],
             "notes": self.notes,
+            "tables": self.extra_tables,
         }
         with open(path, "w") as f:
             json.dump(doc, f, indent=2)
@@ -700,6 +785,9 @@ class Bench:
                  ("exec/state/list", self.m_running), ("delete -f", self.m_delete_force),
                  ("sequential/parallel", self.m_seq_par), ("peak RSS", self.m_rss),
                  ("idle containers", self.m_idle)]
+        if self.args.only:
+            want = set(self.args.only.split(","))
+            steps = [(name, fn) for name, fn in steps if fn.__name__[2:] in want]
         for name, fn in steps:
             t = time.time()
             fn()
@@ -719,6 +807,8 @@ def fmt(v, unit):
         return "%.2f ms" % v if v < 1000 else "%.2f s" % (v / 1000)
     if unit == "KiB":
         return "%.0f KiB" % v if abs(v) < 10240 else "%.1f MiB" % (v / 1024)
+    if unit == "count":
+        return "%.2f" % v if v != int(v) else "%d" % v
     return "%.2f" % v
 
 
@@ -799,6 +889,181 @@ def cgroup_memory(pids):
     return total
 
 
+# /proc/meminfo fields reported per idle container (KiB each).
+MEMINFO_FIELDS = [
+    ("Slab", "slab (kernel objects)"), ("SUnreclaim", "  slab, unreclaimable"),
+    ("KernelStack", "kernel stacks"), ("PageTables", "page tables"),
+    ("Percpu", "per-cpu allocations"), ("VmallocUsed", "vmalloc (BPF programs, ...)"),
+    ("Shmem", "shmem/tmpfs pages"), ("AnonPages", "anonymous pages"),
+    ("Cached", "page cache (incl. shmem)"),
+]
+KERNEL_FIELDS = ("Slab", "KernelStack", "PageTables", "Percpu", "VmallocUsed")
+# What one container holds, read from its init process (mean per container).
+HOLD_FIELDS = [
+    ("mounts", "mounts in its mount namespace"),
+    ("superblocks", "superblocks of its own (not the host's)"),
+    ("tmpfs", "  of which tmpfs"),
+    ("userns", "own user namespace"),
+    ("seccomp_filters", "seccomp filters (Seccomp_filters)"),
+    ("state_bytes", "state dir bytes on disk"),
+]
+
+
+def meminfo():
+    out = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = int(v.split()[0])
+    return out
+
+
+def slabinfo():
+    """Bytes in use per slab cache (active objects x object size)."""
+    out = {}
+    try:
+        with open("/proc/slabinfo") as f:
+            for line in f:
+                if line.startswith(("slabinfo", "#")):
+                    continue
+                p = line.split()
+                out[p[0]] = out.get(p[0], 0) + int(p[1]) * int(p[3])
+    except OSError:
+        pass
+    return out
+
+
+def host_devices():
+    devs = set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            devs.add(line.split()[2])
+    return devs
+
+
+def container_holdings(pids):
+    """Mean per container of what its init process holds."""
+    host = host_devices()
+    try:
+        host_userns = os.readlink("/proc/self/ns/user")
+    except OSError:
+        host_userns = None
+    tot = {"mounts": 0, "superblocks": 0, "tmpfs": 0, "userns": 0, "seccomp_filters": 0}
+    k = 0
+    for pid in pids:
+        if not pid:
+            continue
+        try:
+            with open("/proc/%d/mountinfo" % pid) as f:
+                lines = f.read().splitlines()
+            with open("/proc/%d/status" % pid) as f:
+                status = f.read()
+            userns = os.readlink("/proc/%d/ns/user" % pid)
+        except OSError:
+            continue
+        k += 1
+        own = {}
+        for line in lines:
+            p = line.split()
+            fstype = p[p.index("-") + 1]
+            if p[2] not in host:
+                own[p[2]] = fstype
+        tot["mounts"] += len(lines)
+        tot["superblocks"] += len(own)
+        tot["tmpfs"] += sum(1 for t in own.values() if t == "tmpfs")
+        tot["userns"] += 1 if userns != host_userns else 0
+        for line in status.splitlines():
+            if line.startswith("Seccomp_filters:"):
+                tot["seccomp_filters"] += int(line.split()[1])
+    return {key: v / k for key, v in tot.items()} if k else {}
+
+
+def dir_bytes(path):
+    total = 0
+    for d, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(d, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+class ChargeCgroup:
+    """A cgroup v1 memory cgroup the driver (and so every runtime command it
+    starts) runs in while containers are created; None-valued on other hosts."""
+    BASE = "/sys/fs/cgroup/memory"
+
+    def __init__(self, name):
+        self.path = None
+        self.orig = None
+        if not os.path.exists(os.path.join(self.BASE, "memory.usage_in_bytes")):
+            return
+        try:
+            with open("/proc/self/cgroup") as f:
+                for line in f:
+                    _, ctrls, rel = line.rstrip("\n").split(":", 2)
+                    if "memory" in ctrls.split(","):
+                        self.orig = self.BASE + rel
+            path = os.path.join(self.BASE, name)
+            os.mkdir(path)
+            self.path = path
+        except OSError:
+            self.path = None
+
+    def enter(self):
+        if self.path:
+            with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+
+    def leave(self):
+        if self.path and self.orig:
+            try:
+                with open(os.path.join(self.orig, "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
+            except OSError:
+                pass
+
+    def usage(self, pids):
+        """Bytes charged to this cgroup (with its children) plus the memory
+        cgroups of the containers that are not below it."""
+        if not self.path:
+            return None
+        try:
+            with open(os.path.join(self.path, "memory.usage_in_bytes")) as f:
+                total = int(f.read())
+        except (OSError, ValueError):
+            return None
+        rel = self.path[len(self.BASE):]
+        outside = [p for p in pids if p and not memcg_of(p).startswith(rel + "/")]
+        rest = cgroup_memory(outside)
+        return None if rest is None else total + rest
+
+    def remove(self):
+        if self.path:
+            self.leave()
+            # v1 moves what is still charged (page cache) to the parent.
+            for _ in range(50):
+                try:
+                    os.rmdir(self.path)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            self.path = None
+
+
+def memcg_of(pid):
+    try:
+        with open("/proc/%d/cgroup" % pid) as f:
+            for line in f:
+                _, ctrls, rel = line.rstrip("\n").split(":", 2)
+                if "memory" in ctrls.split(","):
+                    return rel
+    except OSError:
+        pass
+    return ""
+
+
 def mem_available():
     with open("/proc/meminfo") as f:
         for line in f:
@@ -817,6 +1082,9 @@ def main():
     ap.add_argument("--systemd", action="store_true")
     ap.add_argument("--json")
     ap.add_argument("--iterations", type=int, default=0)
+    ap.add_argument("--only", default="",
+                    help="comma separated: lifecycle,run,running,delete_force,seq_par,rss,idle")
+    ap.add_argument("--idle-n", type=int, default=0)
     args = ap.parse_args()
 
     libc = ctypes.CDLL(None, use_errno=True)

@@ -12,6 +12,9 @@
 #               as long as the benchmark itself worked for at least one runtime).
 #   --systemd   every runtime with its systemd cgroup driver (--systemd-cgroup; a
 #               cgroup v2 host with systemd as PID 1, e.g. integration/guest/).
+#   --only L    run only the listed scenarios (comma separated: lifecycle, run,
+#               running, delete_force, seq_par, rss, idle).
+#   --idle-n N  idle containers per runtime in the density scenario (default 100).
 #   --runtimes  space separated NAME=PATH list. Default: ward (the newer of the
 #               static build of integration/build-static.sh and target/release/ward,
 #               else target/debug/ward), crun, runc.
@@ -61,6 +64,11 @@ if [[ "${1:-}" == "__inner" ]]; then
     trap forward_signal INT TERM HUP
 
     bench_pure_cgroup_v1 "$WORK"
+    # The runtimes' --root dirs on a tmpfs, as /run is on a normal host: state
+    # files then cost what they cost in production (shmem pages, no disk
+    # inode allocation), and show in the density breakdown.
+    mkdir -p "$WORK/state"
+    mount -t tmpfs -o mode=700,size=256m ward-bench-state "$WORK/state"
     set +e
     run_forwarding python3 "$HERE/bench.py" --workdir "$WORK" --runtimes "$RUNTIMES" "$@"
     exit $?
@@ -81,7 +89,9 @@ while [[ $# -gt 0 ]]; do
         --strict) DRIVER_ARGS+=(--strict); shift ;;
         --systemd) DRIVER_ARGS+=(--systemd); shift ;;
         --iterations) DRIVER_ARGS+=(--iterations "$2"); shift 2 ;;
-        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --only) DRIVER_ARGS+=(--only "$2"); shift 2 ;;
+        --idle-n) DRIVER_ARGS+=(--idle-n "$2"); shift 2 ;;
+        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) log "unknown argument: $1"; exit 2 ;;
     esac
 done

@@ -1,10 +1,12 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::{env, fs, mem};
 
 use nc;
+use nix::fcntl::{OFlag, open};
 use nix::mount::{MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
@@ -661,6 +663,11 @@ fn readonly_path(path: &Path, syscall: &dyn Syscall) -> Result<()> {
 
 // For files, bind mounts /dev/null over the top of the specified path.
 // For directories, mounts read-only tmpfs over the top of the specified path.
+// ward: one empty read-only tmpfs serves every masked directory (the first is
+// mounted, the others are binds of it), as /dev/null serves every file: each
+// tmpfs instance is a superblock with its own inode, shrinker and per-memcg
+// lists, paid per container on a dense host. Nothing can be written to it
+// (the superblock itself is read-only), so sharing it shares nothing.
 fn masked_paths(
     paths: &Vec<String>,
     mount_label: &Option<String>,
@@ -673,11 +680,9 @@ fn masked_paths(
         InitProcessError::Device(err)
     })?;
 
-    // ward: as runc, the masked directories share one read-only tmpfs (the
-    // first one's, bind-mounted over the others), and a path listed twice is
-    // masked once.
-    let mut shared_tmpfs: Option<&Path> = None;
+    // ward: a path listed twice is masked once (runc).
     let mut seen = std::collections::HashSet::new();
+    let mut empty_dir: Option<OwnedFd> = None;
     for path_str in paths {
         let path = Path::new(path_str);
         if !seen.insert(path) || !path.exists() {
@@ -685,16 +690,12 @@ fn masked_paths(
             continue;
         }
 
-        if path.is_dir() {
-            if let Some(first) = shared_tmpfs {
-                if syscall
-                    .mount(Some(first), path, None, MsFlags::MS_BIND, None)
-                    .is_ok()
-                {
-                    continue;
-                }
-            }
-            shared_tmpfs = Some(path);
+        if let (true, Some(fd)) = (path.is_dir(), &empty_dir) {
+            syscall.mount_from_fd(fd, path).map_err(|err| {
+                tracing::error!(?path, ?err, "failed to mask path with the shared empty tmpfs");
+                InitProcessError::MountPathMasked(err)
+            })?;
+        } else if path.is_dir() {
             // Destination is a directory, mount a read-only tmpfs over the top of it.
             let label = match mount_label {
                 Some(l) => format!("context=\"{l}\""),
@@ -712,6 +713,14 @@ fn masked_paths(
                     tracing::error!(?path, ?err, "failed to mount path as masked using tempfs");
                     InitProcessError::MountPathMasked(err)
                 })?;
+            let fd = open(
+                path,
+                OFlag::O_PATH | OFlag::O_CLOEXEC | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+                Mode::empty(),
+            )
+            .map_err(InitProcessError::NixOther)?;
+            // SAFETY: open returned a new fd that nothing else owns.
+            empty_dir = Some(unsafe { OwnedFd::from_raw_fd(fd) });
         } else {
             // Destination is a file, bind mount /dev/null over the top of it.
             syscall.mount_from_fd(&dev_null_fd, path).map_err(|err| {
