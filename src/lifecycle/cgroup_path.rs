@@ -10,8 +10,10 @@ use crate::error::{Result, WardError};
 /// The cgroup path libcontainer gets for this container. With the systemd
 /// driver the path names a unit, `slice:prefix:name`, as with runc
 /// (`system.slice:runc:ID` -> `runc-ID.scope`); without a path ward uses
-/// `system.slice:ward:ID`, or `/ward/ID` with cgroupfs (or where systemd does
-/// not manage a unified hierarchy, so there is no unit to ask for).
+/// `system.slice:ward:ID` (rootless: `user.slice:ward:ID`, in the user's own
+/// systemd manager, as runc's rootless default), or `/ward/ID` with cgroupfs
+/// (or where systemd does not manage a unified hierarchy, so there is no unit
+/// to ask for).
 pub fn effective(spec: Option<&Path>, id: &str, systemd: bool) -> Result<PathBuf> {
     match spec {
         Some(p) if systemd => {
@@ -25,9 +27,10 @@ pub fn effective(spec: Option<&Path>, id: &str, systemd: bool) -> Result<PathBuf
             Ok(p.to_path_buf())
         }
         Some(p) => Ok(p.to_path_buf()),
-        None if systemd && systemd_manages_cgroups() => {
-            Ok(PathBuf::from(format!("system.slice:ward:{id}")))
-        }
+        None if systemd && systemd_manages_cgroups() => Ok(PathBuf::from(format!(
+            "{}:ward:{id}",
+            default_slice(nix::unistd::geteuid().is_root())
+        ))),
         None => Ok(PathBuf::from(format!("/ward/{id}"))),
     }
 }
@@ -102,6 +105,17 @@ pub fn check_unified(resources: Option<&oci_spec::runtime::LinuxResources>) -> R
     Ok(())
 }
 
+/// The slice of ward's default scope: root's containers go to the system
+/// manager's system.slice; a rootless user's to its own manager (libcgroups
+/// talks to the user bus when not root), whose containers' slice is user.slice.
+fn default_slice(root: bool) -> &'static str {
+    if root {
+        "system.slice"
+    } else {
+        "user.slice"
+    }
+}
+
 /// `slice:prefix:name` (or `prefix:name`): a systemd unit, never a directory.
 pub fn is_systemd_path(p: &Path) -> bool {
     let Some(s) = p.to_str() else { return false };
@@ -133,6 +147,12 @@ mod tests {
         assert!(!is_systemd_path(Path::new("/ward/abc")));
         assert!(!is_systemd_path(Path::new("ward/abc")));
         assert!(!is_systemd_path(Path::new("a:b:c:d")));
+    }
+
+    #[test]
+    fn rootless_default_scope_is_in_the_users_slice() {
+        assert_eq!(default_slice(true), "system.slice");
+        assert_eq!(default_slice(false), "user.slice");
     }
 
     #[test]

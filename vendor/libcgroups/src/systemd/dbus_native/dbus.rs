@@ -482,7 +482,7 @@ impl SystemdClient for DbusConnection {
         let mut properties: Vec<(&str, Variant)> = Vec::with_capacity(6);
         properties.push((
             "Description",
-            Variant::String(format!("youki container {container_name}")),
+            Variant::String(format!("ward container {container_name}")),
         ));
 
         // if we create a slice, the parent is defined via a Wants=
