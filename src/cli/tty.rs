@@ -88,16 +88,6 @@ fn receive_master(listener: &UnixListener) -> Result<OwnedFd> {
     anyhow::bail!("the console socket carried no pty master")
 }
 
-/// The process's "\n" reaches our stdout as "\n", not "\r\n", as with runc
-/// (which clears ONLCR on the pty it receives): output read through a pipe
-/// then compares equal to what the program printed.
-fn clear_onlcr(master: &OwnedFd) {
-    if let Ok(mut t) = termios::tcgetattr(master.as_fd()) {
-        t.output_flags.remove(termios::OutputFlags::ONLCR);
-        let _ = termios::tcsetattr(master.as_fd(), SetArg::TCSANOW, &t);
-    }
-}
-
 /// Raw mode on our own terminal while the container has the pty.
 pub struct RawGuard {
     saved: Option<Termios>,
