@@ -516,3 +516,63 @@ fn unified_resources_on_v1_and_the_hybrid_tree() {
     env.ok(&["delete", "--force", &id]);
     assert!(!Path::new(&format!("/sys/fs/cgroup/unified{path2}")).exists());
 }
+
+/// A created container's init holds no descriptor the caller left open, nor
+/// one of ward's state dir (runc's fd-leak check); `--preserve-fds` ones it
+/// keeps.
+#[test]
+fn created_init_holds_no_stray_descriptors() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    let id = env.id("fdleak");
+    let stray = std::fs::File::create(env.dir.path().join("stray")).unwrap();
+    let kept = std::fs::File::create(env.dir.path().join("kept")).unwrap();
+    let (s, k) = (stray.as_raw_fd(), kept.as_raw_fd());
+    let b = env.bundle.to_str().unwrap().to_string();
+    let mut cmd = env.cmd(&["create", "--preserve-fds", "1", "--bundle", &b, &id]);
+    // fd 3 is passed on purpose, fd 9 is a leftover of the caller's.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(k, 3) < 0 || libc::dup2(s, 9) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // Files, not pipes: the created init keeps ward's stdio.
+    let err = env.dir.path().join("create-err");
+    let st = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{}", std::fs::read_to_string(&err).unwrap());
+    let pid = env.pid(&id);
+    let mut targets = Vec::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        let t = std::fs::read_link(e.path()).unwrap_or_default();
+        targets.push((e.file_name().to_string_lossy().to_string(), t));
+    }
+    let dir = env.dir.path();
+    for (fd, t) in &targets {
+        assert!(
+            !t.ends_with("stray") && !t.starts_with(env.root.as_path()),
+            "fd {fd} -> {} in {targets:?}",
+            t.display()
+        );
+        // 0-2 are the container's stdio (ward's own, here files in dir).
+        if fd.parse::<i32>().unwrap_or(0) > 2 && t.starts_with(dir) {
+            assert!(t.ends_with("kept"), "fd {fd} -> {}", t.display());
+        }
+    }
+    assert!(
+        targets.iter().any(|(_, t)| t.ends_with("kept")),
+        "{targets:?}"
+    );
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+}

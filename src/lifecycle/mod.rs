@@ -2,7 +2,7 @@
 
 mod cgroup_path;
 pub mod create;
-mod creator;
+pub(crate) mod creator;
 pub mod exec;
 pub mod info;
 pub mod ops;
