@@ -22,12 +22,16 @@ fn read(p: impl AsRef<Path>) -> String {
         .to_string()
 }
 
-/// A cgroupsPath under a per-test top directory, removed when dropped.
-fn cgroup_path(env: &Env, name: &str) -> (CgroupTree, String, String) {
-    let top = format!("wardcompat-{}-{name}", std::process::id());
+/// A per-test top cgroup directory, removed when dropped: taken before the
+/// Env, so it is dropped after the Env has deleted the containers in it.
+fn cgroup_top(name: &str) -> CgroupTree {
+    CgroupTree(format!("wardcompat-{}-{name}", std::process::id()))
+}
+
+/// A container ID and its cgroupsPath under `top`.
+fn cgroup_path(env: &Env, top: &CgroupTree, name: &str) -> (String, String) {
     let id = env.id(name);
-    let path = format!("/{top}/{id}");
-    (CgroupTree(top), path, id)
+    (format!("/{}/{id}", top.0), id)
 }
 
 #[test]
@@ -60,8 +64,9 @@ fn update_takes_runcs_flags_and_values() {
         eprintln!("no v1 cpu/pids hierarchy: skipped");
         return;
     };
+    let tree = cgroup_top("update");
     let env = Env::new();
-    let (_tree, path, id) = cgroup_path(&env, "update");
+    let (path, id) = cgroup_path(&env, &tree, "update");
     let top = Path::new(&path)
         .parent()
         .unwrap()
@@ -189,8 +194,9 @@ fn create_refuses_a_frozen_cgroup() {
         eprintln!("no v1 freezer: skipped");
         return;
     };
+    let tree = cgroup_top("frozen");
     let env = Env::new();
-    let (_tree, path, id) = cgroup_path(&env, "frozen");
+    let (path, id) = cgroup_path(&env, &tree, "frozen");
     let dir = format!("{freezer}{path}");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(format!("{dir}/freezer.state"), "FROZEN").unwrap();
@@ -212,8 +218,9 @@ fn create_refuses_a_frozen_cgroup() {
 /// is untouched (a failed create's cleanup must not kill its processes).
 #[test]
 fn create_refuses_a_cgroup_in_use() {
+    let tree = cgroup_top("shared");
     let env = Env::new();
-    let (_tree, path, first) = cgroup_path(&env, "shared");
+    let (path, first) = cgroup_path(&env, &tree, "shared");
     env.edit(|c| c["linux"]["cgroupsPath"] = path.clone().into());
     env.start(&first);
     let pid = env.pid(&first);
@@ -352,10 +359,11 @@ fn kill_without_pid_namespace_empties_the_cgroup() {
         eprintln!("no v1 pids hierarchy: skipped");
         return;
     };
+    let tree = cgroup_top("hostpid");
     let env = Env::new();
     // Mounting proc for the host pid namespace needs the host's user ns.
     env.annotate("run.ward.userns", "host");
-    let (_tree, path, id) = cgroup_path(&env, "hostpid");
+    let (path, id) = cgroup_path(&env, &tree, "hostpid");
     env.edit(|c| {
         c["linux"]["cgroupsPath"] = path.clone().into();
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
@@ -392,8 +400,9 @@ fn events_report_oom() {
         eprintln!("no v1 memory hierarchy: skipped");
         return;
     };
+    let tree = cgroup_top("oom");
     let env = Env::new();
-    let (_tree, path, id) = cgroup_path(&env, "oom");
+    let (path, id) = cgroup_path(&env, &tree, "oom");
     let swap = Path::new(&mem).join("memory.memsw.limit_in_bytes").exists();
     env.edit(|c| {
         c["linux"]["cgroupsPath"] = path.clone().into();
@@ -487,8 +496,9 @@ fn unified_resources_on_v1_and_the_hybrid_tree() {
         eprintln!("not a v1 host: skipped");
         return;
     }
+    let tree = cgroup_top("hybrid");
     let env = Env::new();
-    let (_tree, path, id) = cgroup_path(&env, "hybrid");
+    let (path, id) = cgroup_path(&env, &tree, "hybrid");
     env.edit(|c| {
         c["linux"]["cgroupsPath"] = path.clone().into();
         c["linux"]["resources"]["unified"] = json!({"memory.min": "131072"});
@@ -575,4 +585,34 @@ fn created_init_holds_no_stray_descriptors() {
     );
     env.ok(&["delete", "--force", &id]);
     env.assert_gone(&id);
+}
+
+/// A foreground `run` with a terminal whose create re-executes ward from its
+/// sealed copy (host ids) leaves no console socket directory behind.
+#[test]
+fn served_pty_leaves_no_socket_dir_after_reexec() {
+    let env = Env::new();
+    env.annotate("run.ward.userns", "host");
+    env.edit(|c| c["process"]["terminal"] = true.into());
+    env.args(&["echo", "hi"]);
+    let tmp = env.dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let id = env.id("ptyreexec");
+    let out_file = env.dir.path().join("pty-out");
+    let st = env
+        .cmd(&["run", "--bundle", env.bundle.to_str().unwrap(), &id])
+        .env("TMPDIR", &tmp)
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // Through the pty, with no "\r" added.
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "hi\n");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
 }
