@@ -616,3 +616,23 @@ fn served_pty_leaves_no_socket_dir_after_reexec() {
         .collect();
     assert!(left.is_empty(), "left in TMPDIR: {left:?}");
 }
+
+/// Two state roots, one container ID, ward's default cgroup path: the second
+/// root's refused create and its `delete --force` leave the first root's
+/// container running (they used to kill everything in /ward/ID).
+#[test]
+fn another_roots_same_id_cannot_kill_a_container() {
+    let a = Env::new();
+    let b = Env::new();
+    let id = a.id("sameid");
+    a.start(&id);
+    let pid = a.pid(&id);
+    let out = b.ward(&["create", "--bundle", b.bundle.to_str().unwrap(), &id]);
+    assert_fails(&out, "container's cgroup is not empty");
+    b.ok(&["delete", "--force", &id]);
+    b.ok(&["delete", "--force", "never-created"]);
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(a.status(&id), "running");
+    a.ok(&["delete", "--force", &id]);
+    a.assert_gone(&id);
+}
