@@ -194,6 +194,9 @@ impl Executor for WardExecutor {
     /// found fails `create` (as in runc), so clients see the error there.
     fn validate(&self, spec: &Spec) -> Result<(), ExecutorValidationError> {
         crate::testpoint::reached("executor:joined");
+        if !self.exec {
+            crate::lifecycle::creator::release_in_init();
+        }
         let process = spec.process().as_ref();
         let Some(prog) = process
             .and_then(|p| p.args().as_ref())

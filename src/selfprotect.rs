@@ -18,6 +18,25 @@ const MARK: &str = "_WARD_SEALED";
 
 static SEALED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Temporary paths of this process that the re-executed image would not know
+/// about (a console socket's dir): removed just before the re-exec, since no
+/// destructor runs across execve.
+static TEMP_PATHS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Registers a temporary directory to remove if this process re-executes.
+pub fn remove_on_reexec(p: &std::path::Path) {
+    if let Ok(mut v) = TEMP_PATHS.lock() {
+        v.push(p.to_path_buf());
+    }
+}
+
+/// Forgets a path registered with `remove_on_reexec` (its owner removed it).
+pub fn forget_on_reexec(p: &std::path::Path) {
+    if let Ok(mut v) = TEMP_PATHS.lock() {
+        v.retain(|q| q != p);
+    }
+}
+
 /// Call first thing in main: notes (and hides) that this process already runs
 /// from a sealed copy.
 pub fn note_startup() {
@@ -49,6 +68,11 @@ pub fn ensure_sealed() -> Result<(), String> {
         })
         .collect();
     env.push(CString::new(format!("{MARK}=1")).map_err(|e| e.to_string())?);
+    if let Ok(v) = TEMP_PATHS.lock() {
+        for p in v.iter() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
     let Err(e) = nix::unistd::fexecve(memfd.as_raw_fd(), &args, &env);
     Err(format!("re-executing from a sealed copy: {e}"))
 }

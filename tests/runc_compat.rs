@@ -22,12 +22,16 @@ fn read(p: impl AsRef<Path>) -> String {
         .to_string()
 }
 
-/// A cgroupsPath under a per-test top directory, removed when dropped.
-fn cgroup_path(env: &Env, name: &str) -> (CgroupTree, String, String) {
-    let top = format!("wardcompat-{}-{name}", std::process::id());
+/// A per-test top cgroup directory, removed when dropped: taken before the
+/// Env, so it is dropped after the Env has deleted the containers in it.
+fn cgroup_top(name: &str) -> CgroupTree {
+    CgroupTree(format!("wardcompat-{}-{name}", std::process::id()))
+}
+
+/// A container ID and its cgroupsPath under `top`.
+fn cgroup_path(env: &Env, top: &CgroupTree, name: &str) -> (String, String) {
     let id = env.id(name);
-    let path = format!("/{top}/{id}");
-    (CgroupTree(top), path, id)
+    (format!("/{}/{id}", top.0), id)
 }
 
 #[test]
@@ -60,8 +64,9 @@ fn update_takes_runcs_flags_and_values() {
         eprintln!("no v1 cpu/pids hierarchy: skipped");
         return;
     };
+    let tree = cgroup_top("update");
     let env = Env::new();
-    let (_tree, path, id) = cgroup_path(&env, "update");
+    let (path, id) = cgroup_path(&env, &tree, "update");
     let top = Path::new(&path)
         .parent()
         .unwrap()
@@ -189,8 +194,9 @@ fn create_refuses_a_frozen_cgroup() {
         eprintln!("no v1 freezer: skipped");
         return;
     };
+    let tree = cgroup_top("frozen");
     let env = Env::new();
-    let (_tree, path, id) = cgroup_path(&env, "frozen");
+    let (path, id) = cgroup_path(&env, &tree, "frozen");
     let dir = format!("{freezer}{path}");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(format!("{dir}/freezer.state"), "FROZEN").unwrap();
@@ -212,8 +218,9 @@ fn create_refuses_a_frozen_cgroup() {
 /// is untouched (a failed create's cleanup must not kill its processes).
 #[test]
 fn create_refuses_a_cgroup_in_use() {
+    let tree = cgroup_top("shared");
     let env = Env::new();
-    let (_tree, path, first) = cgroup_path(&env, "shared");
+    let (path, first) = cgroup_path(&env, &tree, "shared");
     env.edit(|c| c["linux"]["cgroupsPath"] = path.clone().into());
     env.start(&first);
     let pid = env.pid(&first);
@@ -352,10 +359,11 @@ fn kill_without_pid_namespace_empties_the_cgroup() {
         eprintln!("no v1 pids hierarchy: skipped");
         return;
     };
+    let tree = cgroup_top("hostpid");
     let env = Env::new();
     // Mounting proc for the host pid namespace needs the host's user ns.
     env.annotate("run.ward.userns", "host");
-    let (_tree, path, id) = cgroup_path(&env, "hostpid");
+    let (path, id) = cgroup_path(&env, &tree, "hostpid");
     env.edit(|c| {
         c["linux"]["cgroupsPath"] = path.clone().into();
         let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
@@ -392,8 +400,9 @@ fn events_report_oom() {
         eprintln!("no v1 memory hierarchy: skipped");
         return;
     };
+    let tree = cgroup_top("oom");
     let env = Env::new();
-    let (_tree, path, id) = cgroup_path(&env, "oom");
+    let (path, id) = cgroup_path(&env, &tree, "oom");
     let swap = Path::new(&mem).join("memory.memsw.limit_in_bytes").exists();
     env.edit(|c| {
         c["linux"]["cgroupsPath"] = path.clone().into();
@@ -487,8 +496,9 @@ fn unified_resources_on_v1_and_the_hybrid_tree() {
         eprintln!("not a v1 host: skipped");
         return;
     }
+    let tree = cgroup_top("hybrid");
     let env = Env::new();
-    let (_tree, path, id) = cgroup_path(&env, "hybrid");
+    let (path, id) = cgroup_path(&env, &tree, "hybrid");
     env.edit(|c| {
         c["linux"]["cgroupsPath"] = path.clone().into();
         c["linux"]["resources"]["unified"] = json!({"memory.min": "131072"});
@@ -515,4 +525,114 @@ fn unified_resources_on_v1_and_the_hybrid_tree() {
     assert!(exec.lines().any(|l| l == format!("0::{path2}")), "{exec}");
     env.ok(&["delete", "--force", &id]);
     assert!(!Path::new(&format!("/sys/fs/cgroup/unified{path2}")).exists());
+}
+
+/// A created container's init holds no descriptor the caller left open, nor
+/// one of ward's state dir (runc's fd-leak check); `--preserve-fds` ones it
+/// keeps.
+#[test]
+fn created_init_holds_no_stray_descriptors() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    let id = env.id("fdleak");
+    let stray = std::fs::File::create(env.dir.path().join("stray")).unwrap();
+    let kept = std::fs::File::create(env.dir.path().join("kept")).unwrap();
+    let (s, k) = (stray.as_raw_fd(), kept.as_raw_fd());
+    let b = env.bundle.to_str().unwrap().to_string();
+    let mut cmd = env.cmd(&["create", "--preserve-fds", "1", "--bundle", &b, &id]);
+    // fd 3 is passed on purpose, fd 9 is a leftover of the caller's.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(k, 3) < 0 || libc::dup2(s, 9) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // Files, not pipes: the created init keeps ward's stdio.
+    let err = env.dir.path().join("create-err");
+    let st = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{}", std::fs::read_to_string(&err).unwrap());
+    let pid = env.pid(&id);
+    let mut targets = Vec::new();
+    for e in std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        let t = std::fs::read_link(e.path()).unwrap_or_default();
+        targets.push((e.file_name().to_string_lossy().to_string(), t));
+    }
+    let dir = env.dir.path();
+    for (fd, t) in &targets {
+        assert!(
+            !t.ends_with("stray") && !t.starts_with(env.root.as_path()),
+            "fd {fd} -> {} in {targets:?}",
+            t.display()
+        );
+        // 0-2 are the container's stdio (ward's own, here files in dir).
+        if fd.parse::<i32>().unwrap_or(0) > 2 && t.starts_with(dir) {
+            assert!(t.ends_with("kept"), "fd {fd} -> {}", t.display());
+        }
+    }
+    assert!(
+        targets.iter().any(|(_, t)| t.ends_with("kept")),
+        "{targets:?}"
+    );
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+}
+
+/// A foreground `run` with a terminal whose create re-executes ward from its
+/// sealed copy (host ids) leaves no console socket directory behind.
+#[test]
+fn served_pty_leaves_no_socket_dir_after_reexec() {
+    let env = Env::new();
+    env.annotate("run.ward.userns", "host");
+    env.edit(|c| c["process"]["terminal"] = true.into());
+    env.args(&["echo", "hi"]);
+    let tmp = env.dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let id = env.id("ptyreexec");
+    let out_file = env.dir.path().join("pty-out");
+    let st = env
+        .cmd(&["run", "--bundle", env.bundle.to_str().unwrap(), &id])
+        .env("TMPDIR", &tmp)
+        .stdout(std::fs::File::create(&out_file).unwrap())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // Through the pty, with no "\r" added.
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "hi\n");
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "left in TMPDIR: {left:?}");
+}
+
+/// Two state roots, one container ID, ward's default cgroup path: the second
+/// root's refused create and its `delete --force` leave the first root's
+/// container running (they used to kill everything in /ward/ID).
+#[test]
+fn another_roots_same_id_cannot_kill_a_container() {
+    let a = Env::new();
+    let b = Env::new();
+    let id = a.id("sameid");
+    a.start(&id);
+    let pid = a.pid(&id);
+    let out = b.ward(&["create", "--bundle", b.bundle.to_str().unwrap(), &id]);
+    assert_fails(&out, "container's cgroup is not empty");
+    b.ok(&["delete", "--force", &id]);
+    b.ok(&["delete", "--force", "never-created"]);
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(a.status(&id), "running");
+    a.ok(&["delete", "--force", &id]);
+    a.assert_gone(&id);
 }

@@ -13,6 +13,15 @@ use ward::lifecycle::{create, exec, info, ops};
 use ward::paths::{default_root, StateRoot};
 
 pub fn run(cli: Cli) -> Result<i32> {
+    // As runc, whose init gets only stdio and the fds it was told to pass:
+    // descriptors the caller left open (a test harness's output file, a
+    // shell's) must not sit in the container's init while it waits for
+    // `start`. Before anything of ward's own is opened.
+    match &cli.command {
+        Some(Command::Create(a)) => close_inherited_fds(a.preserve_fds),
+        Some(Command::Run(a)) => close_inherited_fds(a.create.preserve_fds),
+        _ => {}
+    }
     let format = match cli.log_format {
         LogFormat::Text => ward::logging::Format::Text,
         LogFormat::Json => ward::logging::Format::Json,
@@ -115,6 +124,32 @@ pub fn run(cli: Cli) -> Result<i32> {
                 OutFormat::Table => print!("{}", report.render()),
             }
             Ok(0)
+        }
+    }
+}
+
+/// Closes every descriptor from 3 on except the `--preserve-fds` ones and
+/// systemd's socket-activation fds (LISTEN_FDS), which the init passes on.
+fn close_inherited_fds(preserve: i32) {
+    let listen: i32 = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let first = 3 + preserve.max(listen).max(0) as u32;
+    // SAFETY: close_range(2) on descriptors nothing in this process uses yet.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0) };
+    if r != 0 {
+        // Kernels before 5.9: one by one.
+        let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for fd in fds.into_iter().filter(|fd| *fd >= first as i32) {
+            // SAFETY: as above.
+            unsafe { libc::close(fd) };
         }
     }
 }

@@ -22,8 +22,10 @@ pub struct Console {
 
 impl Console {
     pub fn listen() -> Result<Console> {
-        let dir = nix::unistd::mkdtemp("/tmp/ward-console-XXXXXX")
+        let dir = nix::unistd::mkdtemp(&std::env::temp_dir().join("ward-console-XXXXXX"))
             .context("creating the console socket's directory")?;
+        // A re-exec from the sealed copy (create, exec) runs no destructor.
+        ward::selfprotect::remove_on_reexec(&dir);
         let listener = match UnixListener::bind(dir.join("console.sock")) {
             Ok(l) => l,
             Err(e) => {
@@ -57,6 +59,7 @@ impl Drop for Console {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(self.dir.join("console.sock"));
         let _ = std::fs::remove_dir(&self.dir);
+        ward::selfprotect::forget_on_reexec(&self.dir);
     }
 }
 

@@ -2,7 +2,7 @@
 
 mod cgroup_path;
 pub mod create;
-mod creator;
+pub(crate) mod creator;
 pub mod exec;
 mod host_mounts;
 pub mod info;

@@ -362,11 +362,25 @@ const CREATOR_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// cgroup could not be removed.
 pub fn purge(root: &StateRoot, id: &str) -> bool {
     let mut removed = true;
+    // The cgroup this container's create named: ward's config (written before
+    // libcontainer makes any cgroup), else libcontainer's. With neither, the
+    // create never got as far as a cgroup: nothing to kill. (Guessing the
+    // default path would kill another root's container of the same ID.)
     let cgroup_path = std::fs::read(root.ward_dir(id).join("config.json"))
         .ok()
         .and_then(|d| serde_json::from_slice::<oci_spec::runtime::Spec>(&d).ok())
         .and_then(|s| s.linux().as_ref().and_then(|l| l.cgroups_path().clone()))
-        .unwrap_or_else(|| std::path::PathBuf::from(format!("/ward/{id}")));
+        .or_else(|| {
+            std::fs::read(root.container_dir(id).join("youki_config.json"))
+                .ok()
+                .and_then(|d| serde_json::from_slice::<serde_json::Value>(&d).ok())
+                .and_then(|v| v["cgroup_path"].as_str().map(std::path::PathBuf::from))
+        });
+    let Some(cgroup_path) = cgroup_path else {
+        let _ = std::fs::remove_dir_all(root.container_dir(id));
+        release_ward_resources(root, id);
+        return true;
+    };
     // The driver create used: libcontainer's state records it once saved; an
     // interrupted create left at most ward's config, whose cgroupsPath names
     // a systemd unit exactly when the systemd driver was asked for
