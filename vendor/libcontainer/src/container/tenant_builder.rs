@@ -447,6 +447,18 @@ impl TenantContainerBuilder {
             process_builder.build()?
         };
 
+        // (ward) as runc: an exec'd process without its own scheduler or I/O
+        // priority gets the container's (process.json or not).
+        let mut process = process;
+        if let Some(sp) = spec.process() {
+            if process.scheduler().is_none() {
+                process.set_scheduler(sp.scheduler().clone());
+            }
+            if process.io_priority().is_none() {
+                process.set_io_priority(sp.io_priority().clone());
+            }
+        }
+
         let container_pid = container.pid().ok_or(LibcontainerError::Other(
             "could not retrieve container init pid".into(),
         ))?;

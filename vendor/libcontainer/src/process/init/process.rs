@@ -53,7 +53,15 @@ pub fn container_init_process(
 
     set_io_priority(ctx.syscall.as_ref(), ctx.process.io_priority())?;
 
-    setup_scheduler(ctx.process.scheduler())?;
+    // (ward) runc's error when SCHED_DEADLINE meets a cpuset (the kernel's EPERM).
+    let cpuset = ctx
+        .linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.cpu().as_ref())
+        .and_then(|c| c.cpus().as_ref())
+        .is_some_and(|c| !c.is_empty());
+    setup_scheduler(ctx.process.scheduler(), cpuset)?;
 
     memory_policy::setup_memory_policy(ctx.linux.memory_policy(), ctx.syscall.as_ref())?;
 
@@ -925,7 +933,7 @@ fn set_io_priority(syscall: &dyn Syscall, io_priority_op: &Option<LinuxIOPriorit
 }
 
 /// Set the RT priority of a thread
-fn setup_scheduler(sc_op: &Option<Scheduler>) -> Result<()> {
+fn setup_scheduler(sc_op: &Option<Scheduler>, cpuset: bool) -> Result<()> {
     if let Some(sc) = sc_op {
         let policy: u32 = match *sc.policy() {
             LinuxSchedulerPolicy::SchedOther => 0,
@@ -971,7 +979,16 @@ fn setup_scheduler(sc_op: &Option<Scheduler>) -> Result<()> {
                 Ok(_) => {}
                 Err(err) => {
                     tracing::error!(?err, "error setting scheduler");
-                    Err(InitProcessError::SchedSetattr(err.to_string()))?;
+                    let errno = nix::errno::Errno::from_raw(err as i32);
+                    if errno == nix::errno::Errno::EPERM && cpuset {
+                        Err(InitProcessError::SchedSetattr(
+                            "process scheduler can't be used together with AllowedCPUs".into(),
+                        ))?;
+                    }
+                    Err(InitProcessError::SchedSetattr(format!(
+                        "error setting scheduler: {}",
+                        crate::utils::errno_text(&std::io::Error::from(errno))
+                    )))?;
                 }
             }
         };
