@@ -622,3 +622,116 @@ fn exec_cpu_affinity_and_reset() {
     env.ok(&["delete", "--force", &id]);
     env.assert_gone(&id);
 }
+
+/// Accepts one connection on `listener` and returns the pidfd it carries.
+fn accept_pidfd(listener: &UnixListener) -> OwnedFd {
+    listener.set_nonblocking(false).unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    receive_fd(conn.as_raw_fd())
+}
+
+fn receive_fd(sock: RawFd) -> OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(f) = c {
+            // SAFETY: just received, owned by nothing else.
+            return unsafe { OwnedFd::from_raw_fd(f[0]) };
+        }
+    }
+    panic!("no fd received");
+}
+
+/// The pid a pidfd refers to, from /proc/self/fdinfo.
+fn pidfd_pid(fd: &OwnedFd) -> i32 {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn pidfd_signal(fd: &OwnedFd, sig: i32) {
+    // SAFETY: a pidfd and a signal number; no siginfo.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "pidfd_send_signal: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// `--pidfd-socket`: create, run and exec send a pidfd of their process; a
+/// signal through it reaches the container, a created one included (its init
+/// exits on TERM while it waits for `start`, as runc's does).
+#[test]
+fn pidfd_socket_for_create_run_and_exec() {
+    let env = Env::new();
+    let sock = env.dir.path().join("pidfd.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let s = sock.to_str().unwrap();
+    let b = env.bundle.to_str().unwrap().to_string();
+
+    let id = env.id("pidfd-create");
+    let l = listener.try_clone().unwrap();
+    let t = std::thread::spawn(move || accept_pidfd(&l));
+    env.ok(&["create", "--bundle", &b, "--pidfd-socket", s, &id]);
+    let fd = t.join().unwrap();
+    assert_eq!(pidfd_pid(&fd), env.pid(&id));
+    pidfd_signal(&fd, libc::SIGTERM);
+    env.wait_status(&id, "stopped");
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id);
+
+    let id = env.id("pidfd-run");
+    let l = listener.try_clone().unwrap();
+    let t = std::thread::spawn(move || accept_pidfd(&l));
+    let out = env.ward(&["run", "-d", "--bundle", &b, "--pidfd-socket", s, &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fd = t.join().unwrap();
+    assert_eq!(pidfd_pid(&fd), env.pid(&id));
+
+    let l = listener.try_clone().unwrap();
+    let t = std::thread::spawn(move || accept_pidfd(&l));
+    let pid_file = env.dir.path().join("exec.pid");
+    let p = pid_file.to_str().unwrap();
+    env.ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        p,
+        "--pidfd-socket",
+        s,
+        &id,
+        "sleep",
+        "1000",
+    ]);
+    let efd = t.join().unwrap();
+    let exec_pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pidfd_pid(&efd), exec_pid);
+    pidfd_signal(&efd, libc::SIGKILL);
+    wait_for("the exec'd process to go", || pidfd_pid(&efd) == -1);
+    assert_eq!(env.status(&id), "running");
+    pidfd_signal(&fd, libc::SIGKILL);
+    env.wait_status(&id, "stopped");
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id);
+}

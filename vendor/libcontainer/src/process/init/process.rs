@@ -473,6 +473,12 @@ pub fn container_init_process(
         InitProcessError::Channel(err)
     })?;
 
+    // (ward) a pid-namespace init ignores every signal it has no handler for,
+    // even from the host; runc's init (Go) exits on HUP, INT, QUIT and TERM
+    // while it waits for `start`, so `kill` (or a pidfd from --pidfd-socket)
+    // stops a created container. execve resets these handlers.
+    exit_on_termination_signals();
+
     // listing on the notify socket for container start command
     ctx.notify_listener
         .wait_for_container_start()
@@ -520,6 +526,23 @@ pub fn container_init_process(
     // example, the default executor is expected to call `exec` and replace the
     // current process.
     unreachable!("the executor should not return if it is successful.");
+}
+
+extern "C" fn exit_on_signal(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+fn exit_on_termination_signals() {
+    for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
+        // SAFETY: a handler that only calls _exit; a zeroed sigaction is valid.
+        unsafe {
+            let mut sa: libc::sigaction = mem::zeroed();
+            sa.sa_sigaction = exit_on_signal as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
 }
 
 /// (ward) Sends a seccomp listener to the main process right after the filter
