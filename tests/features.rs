@@ -485,6 +485,7 @@ fn scheduler_applies_to_init_and_exec() {
     std::fs::write(
         &proc_json,
         json!({"args": ["sh", "-c", "grep ^policy /proc/self/sched"], "cwd": "/",
+               "user": {"uid": 0, "gid": 0},
                "scheduler": {"policy": "SCHED_IDLE", "flags": ["SCHED_FLAG_RESET_ON_FORK"]}})
         .to_string(),
     )
@@ -538,8 +539,9 @@ fn io_priority_applies_to_init_and_exec() {
     let proc_json = env.dir.path().join("proc.json");
     std::fs::write(
         &proc_json,
-        json!({"args": ["ionice"], "cwd": "/", "ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": 0}})
-            .to_string(),
+        json!({"args": ["ionice"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+               "ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": 0}})
+        .to_string(),
     )
     .unwrap();
     let out = env.ward(&["exec", "--process", proc_json.to_str().unwrap(), &id]);

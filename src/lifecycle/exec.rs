@@ -149,15 +149,8 @@ fn sanitized_process(
         msg,
     };
     let text = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| bad(format!("invalid process: {e}")))?;
-    // runc reads a process.json without `user` as uid 0, gid 0.
-    if let Some(o) = v.as_object_mut() {
-        o.entry("user")
-            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
-    }
     let mut p: Process =
-        serde_json::from_value(v).map_err(|e| bad(format!("invalid process: {e}")))?;
+        serde_json::from_slice(&text).map_err(|e| bad(format!("invalid process: {e}")))?;
     if p.args().as_ref().is_none_or(|a| a.is_empty()) {
         return Err(bad("args: must name the program to run".into()));
     }

@@ -504,9 +504,6 @@ pub fn container_init_process(
             )
             .map_err(|err| {
                 tracing::error!(?err, "failed to run start container hooks");
-                // (ward) `start` has returned: nobody reads this process's
-                // errors now but its own stderr (runc's words).
-                eprintln!("error running startContainer hook: {err}");
                 err
             })?;
         }
