@@ -442,3 +442,298 @@ fn features_list_notify_and_flags() {
         );
     }
 }
+
+/// `process.scheduler` (sched_setattr) applies to the init and, from
+/// config.json, to an exec'd process; a process.json's own scheduler wins;
+/// SCHED_DEADLINE under a cpuset fails with runc's words.
+#[test]
+fn scheduler_applies_to_init_and_exec() {
+    let env = Env::new();
+    env.edit(|c| c["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 19}));
+    let id = env.id("sched");
+    env.start(&id);
+    let pid = env.pid(&id);
+    let sched = |pid: i32| -> String {
+        let s = std::fs::read_to_string(format!("/proc/{pid}/sched")).unwrap();
+        s.lines()
+            .find(|l| l.starts_with("policy"))
+            .map(|l| l.split(':').nth(1).unwrap().trim().to_string())
+            .unwrap()
+    };
+    assert_eq!(sched(pid), "3", "SCHED_BATCH on the init");
+    let out = env.exec(
+        &id,
+        &[
+            "sh",
+            "-c",
+            "grep ^policy /proc/self/sched; cat /proc/self/stat",
+        ],
+    );
+    let text = stdout(&out);
+    assert!(text.lines().next().unwrap().ends_with(" 3"), "{text}");
+    // nice 19: field 19 of stat
+    let stat = text.lines().nth(1).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(fields[16], "19", "nice of the exec'd process: {stat}");
+    // process.json with its own scheduler (and no `user`, as runc accepts).
+    let proc_json = env.dir.path().join("proc.json");
+    std::fs::write(
+        &proc_json,
+        json!({"args": ["sh", "-c", "grep ^policy /proc/self/sched"], "cwd": "/",
+               "user": {"uid": 0, "gid": 0},
+               "scheduler": {"policy": "SCHED_IDLE", "flags": ["SCHED_FLAG_RESET_ON_FORK"]}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = env.ward(&["exec", "--process", proc_json.to_str().unwrap(), &id]);
+    assert!(
+        stdout(&out).trim().ends_with(" 5"),
+        "SCHED_IDLE: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+
+    env.edit(|c| {
+        c["process"]["scheduler"] = json!({"policy": "SCHED_DEADLINE", "runtime": 42000,
+            "deadline": 1000000, "period": 1000000});
+        c["linux"]["resources"]["cpu"] = json!({"cpus": "0"});
+    });
+    let id = env.id("sched-dl");
+    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    assert_fails(
+        &out,
+        "process scheduler can't be used together with AllowedCPUs",
+    );
+    env.assert_gone(&id);
+}
+
+fn ioprio_get(pid: i32) -> i64 {
+    // SAFETY: IOPRIO_WHO_PROCESS with a pid; no pointers.
+    unsafe { libc::syscall(libc::SYS_ioprio_get, 1, pid) }
+}
+
+/// `process.ioPriority` (ioprio_set) on the init, inherited by exec from
+/// config.json, overridden by a process.json.
+#[test]
+fn io_priority_applies_to_init_and_exec() {
+    let env = Env::new();
+    env.edit(|c| c["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 4}));
+    let id = env.id("ioprio");
+    env.start(&id);
+    // best-effort (2) << 13 | 4
+    assert_eq!(ioprio_get(env.pid(&id)), (2 << 13) | 4);
+    let out = env.exec(&id, &["ionice"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "best-effort: prio 4",
+        "{}",
+        stderr(&out)
+    );
+    let proc_json = env.dir.path().join("proc.json");
+    std::fs::write(
+        &proc_json,
+        json!({"args": ["ionice"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+               "ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": 0}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = env.ward(&["exec", "--process", proc_json.to_str().unwrap(), &id]);
+    assert_eq!(stdout(&out).trim(), "idle", "{}", stderr(&out));
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+}
+
+fn online_cpus() -> String {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// `process.execCPUAffinity`: an exec'd process ends on the final CPUs; with
+/// none, a ward started under `taskset` does not pass its affinity on to the
+/// init or to an exec'd process (runc resets it to the cgroup's CPUs).
+#[test]
+fn exec_cpu_affinity_and_reset() {
+    if online_cpus() == "0" {
+        eprintln!("one CPU: nothing to check");
+        return;
+    }
+    let env = Env::new();
+    let pinned = |args: &[&str]| -> std::process::Output {
+        let mut c = std::process::Command::new("taskset");
+        c.args(["-c", "0", WARD, "--root"])
+            .arg(&env.root)
+            .args(args)
+            .stdin(std::process::Stdio::null());
+        c.output().unwrap()
+    };
+    env.args(&["grep", "Cpus_allowed_list", "/proc/self/status"]);
+    let id = env.id("affinity-run");
+    let out = pinned(&["run", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    let all = online_cpus();
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("Cpus_allowed_list:\t{all}"),
+        "{}",
+        stderr(&out)
+    );
+
+    env.args(&["sleep", "1000"]);
+    env.edit(|c| c["process"]["execCPUAffinity"] = json!({"initial": "0", "final": "1"}));
+    let id = env.id("affinity");
+    // Detached: its stdio must not be a pipe the container keeps open.
+    let st = std::process::Command::new("taskset")
+        .args(["-c", "0", WARD, "--root"])
+        .arg(&env.root)
+        .args(["run", "-d", "--bundle", env.bundle.to_str().unwrap(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // execCPUAffinity is not for the init: it keeps every CPU.
+    assert_eq!(proc_status(env.pid(&id), "Cpus_allowed_list"), all);
+    let out = pinned(&[
+        "exec",
+        &id,
+        "grep",
+        "Cpus_allowed_list",
+        "/proc/self/status",
+    ]);
+    assert_eq!(
+        stdout(&out).trim(),
+        "Cpus_allowed_list:\t1",
+        "{}",
+        stderr(&out)
+    );
+    env.edit(|c| {
+        c["process"]
+            .as_object_mut()
+            .unwrap()
+            .remove("execCPUAffinity");
+    });
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+}
+
+/// Accepts one connection on `listener` and returns the pidfd it carries.
+fn accept_pidfd(listener: &UnixListener) -> OwnedFd {
+    listener.set_nonblocking(false).unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    receive_fd(conn.as_raw_fd())
+}
+
+fn receive_fd(sock: RawFd) -> OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut buf = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(f) = c {
+            // SAFETY: just received, owned by nothing else.
+            return unsafe { OwnedFd::from_raw_fd(f[0]) };
+        }
+    }
+    panic!("no fd received");
+}
+
+/// The pid a pidfd refers to, from /proc/self/fdinfo.
+fn pidfd_pid(fd: &OwnedFd) -> i32 {
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn pidfd_signal(fd: &OwnedFd, sig: i32) {
+    // SAFETY: a pidfd and a signal number; no siginfo.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "pidfd_send_signal: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// `--pidfd-socket`: create, run and exec send a pidfd of their process; a
+/// signal through it reaches the container, a created one included (its init
+/// exits on TERM while it waits for `start`, as runc's does).
+#[test]
+fn pidfd_socket_for_create_run_and_exec() {
+    let env = Env::new();
+    let sock = env.dir.path().join("pidfd.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let s = sock.to_str().unwrap();
+    let b = env.bundle.to_str().unwrap().to_string();
+
+    let id = env.id("pidfd-create");
+    let l = listener.try_clone().unwrap();
+    let t = std::thread::spawn(move || accept_pidfd(&l));
+    env.ok(&["create", "--bundle", &b, "--pidfd-socket", s, &id]);
+    let fd = t.join().unwrap();
+    assert_eq!(pidfd_pid(&fd), env.pid(&id));
+    pidfd_signal(&fd, libc::SIGTERM);
+    env.wait_status(&id, "stopped");
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id);
+
+    let id = env.id("pidfd-run");
+    let l = listener.try_clone().unwrap();
+    let t = std::thread::spawn(move || accept_pidfd(&l));
+    let out = env.ward(&["run", "-d", "--bundle", &b, "--pidfd-socket", s, &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fd = t.join().unwrap();
+    assert_eq!(pidfd_pid(&fd), env.pid(&id));
+
+    let l = listener.try_clone().unwrap();
+    let t = std::thread::spawn(move || accept_pidfd(&l));
+    let pid_file = env.dir.path().join("exec.pid");
+    let p = pid_file.to_str().unwrap();
+    env.ok(&[
+        "exec",
+        "-d",
+        "--pid-file",
+        p,
+        "--pidfd-socket",
+        s,
+        &id,
+        "sleep",
+        "1000",
+    ]);
+    let efd = t.join().unwrap();
+    let exec_pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pidfd_pid(&efd), exec_pid);
+    pidfd_signal(&efd, libc::SIGKILL);
+    wait_for("the exec'd process to go", || pidfd_pid(&efd) == -1);
+    assert_eq!(env.status(&id), "running");
+    pidfd_signal(&fd, libc::SIGKILL);
+    env.wait_status(&id, "stopped");
+    env.ok(&["delete", &id]);
+    env.assert_gone(&id);
+}

@@ -481,6 +481,16 @@ impl TenantContainerBuilder {
             user.set_umask(container_umask);
             process.set_user(user);
         }
+        // (ward) as runc: an exec'd process without its own scheduler or I/O
+        // priority gets the container's (process.json or not).
+        if let Some(sp) = spec.process() {
+            if process.scheduler().is_none() {
+                process.set_scheduler(sp.scheduler().clone());
+            }
+            if process.io_priority().is_none() {
+                process.set_io_priority(sp.io_priority().clone());
+            }
+        }
 
         let container_pid = container.pid().ok_or(LibcontainerError::Other(
             "could not retrieve container init pid".into(),

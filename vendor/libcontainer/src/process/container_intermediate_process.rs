@@ -98,18 +98,18 @@ pub fn container_intermediate_process(
         other => other?,
     }
 
-    // setting CPU affinity for tenant container after cgroup move
-    if matches!(args.container_type, ContainerType::TenantContainer { .. }) {
-        if let Some(exec_cpu_affinity) = spec
+    // setting CPU affinity for tenant container after cgroup move; (ward)
+    // without a final one, reset to every CPU the cgroup allows, as runc (the
+    // init too: execCPUAffinity does not apply to it).
+    let cpu_affinity_final = match args.container_type {
+        ContainerType::TenantContainer { .. } => spec
             .process()
             .as_ref()
             .and_then(|p| p.exec_cpu_affinity().as_ref())
-        {
-            if let Some(cpu_affinity_final) = exec_cpu_affinity.cpu_affinity_final() {
-                cpu_affinity::set_cpuset_affinity_from_string(current_pid, cpu_affinity_final)?;
-            }
-        }
-    }
+            .and_then(|a| a.cpu_affinity_final().clone()),
+        ContainerType::InitContainer => None,
+    };
+    cpu_affinity::reset_after_cgroup_join(cpu_affinity_final.as_deref())?;
 
     // if new user is specified in specification, this will be true and new
     // namespace will be created, check

@@ -181,6 +181,9 @@ pub fn child(
                 .map_err(|e| format!("joining the container's cgroups: {e}"))?;
         }
         crate::ward_profile::mark("init: joined cgroups (single clone)");
+        // As runc: the runtime's own CPU affinity (taskset) is not inherited.
+        crate::process::cpu_affinity::reset_after_cgroup_join(None)
+            .map_err(|e| format!("resetting the CPU affinity: {e}"))?;
         let command = args.syscall.create_syscall();
         if plan.new_userns {
             // The main process writes the maps (it may need the child dumpable).

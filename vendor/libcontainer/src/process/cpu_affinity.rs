@@ -72,6 +72,24 @@ fn parse_cpu_index(s: &str, max_cpu: usize) -> Result<usize> {
     Ok(cpu)
 }
 
+/// (ward) As runc after the cgroup join: the exec'd process's final CPU
+/// affinity, or, with none, every CPU (the kernel narrows it to the cgroup's
+/// cpuset), so a runtime started under `taskset` does not pass its own
+/// affinity on to the container.
+pub fn reset_after_cgroup_join(final_cpus: Option<&str>) -> Result<()> {
+    let set = match final_cpus {
+        Some(s) => to_cpuset(s)?,
+        None => {
+            let mut all = CpuSet::new();
+            for cpu in 0..CpuSet::count() {
+                let _ = all.set(cpu);
+            }
+            all
+        }
+    };
+    sched_setaffinity(Pid::from_raw(0), &set).map_err(CPUAffinityError::SetAffinity)
+}
+
 pub fn set_cpuset_affinity_from_string(pid: Pid, cpuset_str: &str) -> Result<()> {
     tracing::debug!(?cpuset_str, "setting CPU affinity for tenant container");
     sched_setaffinity(pid, &to_cpuset(cpuset_str)?).map_err(CPUAffinityError::SetAffinity)
@@ -88,7 +106,8 @@ pub fn log_cpu_affinity() -> Result<()> {
     let mask = (0..usize::BITS as usize)
         .filter(|&i| cpuset.is_set(i).unwrap_or(false))
         .fold(0usize, |mask, i| mask | (1usize << i));
-    tracing::debug!("affinity: 0x{:x}", mask);
+    // (ward) named as runc's debug line is (its tests read it).
+    tracing::debug!("exec (runc: nsexec-1): affinity: 0x{:x}", mask);
     Ok(())
 }
 

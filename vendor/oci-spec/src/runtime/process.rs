@@ -521,10 +521,17 @@ impl Default for LinuxSchedulerPolicy {
 ///  LinuxSchedulerFlag represents the flags used by the Linux Scheduler.
 pub enum LinuxSchedulerFlag {
     /// SchedFlagResetOnFork represents the reset on fork scheduling flag
+    /// (ward: the runtime-spec's name, SCHED_FLAG_RESET_ON_FORK; upstream's
+    /// SCHED_RESET_ON_FORK still read)
+    #[serde(rename = "SCHED_FLAG_RESET_ON_FORK", alias = "SCHED_RESET_ON_FORK")]
+    #[strum(serialize = "SCHED_FLAG_RESET_ON_FORK", serialize = "SCHED_RESET_ON_FORK")]
     SchedResetOnFork,
     /// SchedFlagReclaim represents the reclaim scheduling flag
     SchedFlagReclaim,
     /// SchedFlagDLOverrun represents the deadline overrun scheduling flag
+    /// (ward: the runtime-spec's SCHED_FLAG_DL_OVERRUN)
+    #[serde(rename = "SCHED_FLAG_DL_OVERRUN", alias = "SCHED_FLAG_D_L_OVERRUN")]
+    #[strum(serialize = "SCHED_FLAG_DL_OVERRUN", serialize = "SCHED_FLAG_D_L_OVERRUN")]
     SchedFlagDLOverrun,
     /// SchedFlagKeepPolicy represents the keep policy scheduling flag
     SchedFlagKeepPolicy,

@@ -67,7 +67,7 @@ pub enum InitProcessError {
     WorkloadSetEnvs(#[from] ExecutorSetEnvsError),
     #[error("invalid io priority class: {0}")]
     IoPriorityClass(String),
-    #[error("call exec sched_setattr error: {0}")]
+    #[error("{0}")]
     SchedSetattr(String),
     #[error(transparent)]
     MemoryPolicy(#[from] MemoryPolicyError),

@@ -58,7 +58,15 @@ pub fn container_init_process(
 
     set_io_priority(ctx.syscall.as_ref(), ctx.process.io_priority())?;
 
-    setup_scheduler(ctx.process.scheduler())?;
+    // (ward) runc's error when SCHED_DEADLINE meets a cpuset (the kernel's EPERM).
+    let cpuset = ctx
+        .linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.cpu().as_ref())
+        .and_then(|c| c.cpus().as_ref())
+        .is_some_and(|c| !c.is_empty());
+    setup_scheduler(ctx.process.scheduler(), cpuset)?;
 
     memory_policy::setup_memory_policy(ctx.linux.memory_policy(), ctx.syscall.as_ref())?;
 
@@ -518,6 +526,12 @@ pub fn container_init_process(
         InitProcessError::Channel(err)
     })?;
 
+    // (ward) a pid-namespace init ignores every signal it has no handler for,
+    // even from the host; runc's init (Go) exits on HUP, INT, QUIT and TERM
+    // while it waits for `start`, so `kill` (or a pidfd from --pidfd-socket)
+    // stops a created container. execve resets these handlers.
+    exit_on_termination_signals();
+
     // listing on the notify socket for container start command
     ctx.notify_listener
         .wait_for_container_start()
@@ -569,6 +583,23 @@ pub fn container_init_process(
     // example, the default executor is expected to call `exec` and replace the
     // current process.
     unreachable!("the executor should not return if it is successful.");
+}
+
+extern "C" fn exit_on_signal(sig: libc::c_int) {
+    // SAFETY: _exit is async-signal-safe.
+    unsafe { libc::_exit(128 + sig) }
+}
+
+fn exit_on_termination_signals() {
+    for sig in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGTERM] {
+        // SAFETY: a handler that only calls _exit; a zeroed sigaction is valid.
+        unsafe {
+            let mut sa: libc::sigaction = mem::zeroed();
+            sa.sa_sigaction = exit_on_signal as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
 }
 
 /// (ward) Sends a seccomp listener to the main process right after the filter
@@ -1003,7 +1034,7 @@ fn set_io_priority(syscall: &dyn Syscall, io_priority_op: &Option<LinuxIOPriorit
 }
 
 /// Set the RT priority of a thread
-fn setup_scheduler(sc_op: &Option<Scheduler>) -> Result<()> {
+fn setup_scheduler(sc_op: &Option<Scheduler>, cpuset: bool) -> Result<()> {
     if let Some(sc) = sc_op {
         let policy: u32 = match *sc.policy() {
             LinuxSchedulerPolicy::SchedOther => 0,
@@ -1049,7 +1080,16 @@ fn setup_scheduler(sc_op: &Option<Scheduler>) -> Result<()> {
                 Ok(_) => {}
                 Err(err) => {
                     tracing::error!(?err, "error setting scheduler");
-                    Err(InitProcessError::SchedSetattr(err.to_string()))?;
+                    let errno = nix::errno::Errno::from_raw(err as i32);
+                    if errno == nix::errno::Errno::EPERM && cpuset {
+                        Err(InitProcessError::SchedSetattr(
+                            "process scheduler can't be used together with AllowedCPUs".into(),
+                        ))?;
+                    }
+                    Err(InitProcessError::SchedSetattr(format!(
+                        "error setting scheduler: {}",
+                        crate::utils::errno_text(&std::io::Error::from(errno))
+                    )))?;
                 }
             }
         };
