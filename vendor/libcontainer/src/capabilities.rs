@@ -140,6 +140,14 @@ pub fn drop_privileges<S: Syscall + ?Sized>(
     tracing::debug!("dropping bounding capabilities to {:?}", bounding);
     syscall.set_capability(CapSet::Bounding, &to_set(bounding))?;
 
+    // ward: inheritable first, while CAP_SETPCAP is still effective (it may
+    // hold caps outside the new permitted set: runc sets the three at once),
+    // then effective before permitted so effective stays within permitted.
+    if let Some(inheritable) = cs.inheritable() {
+        tracing::debug!("dropping inheritable capabilities to {:?}", inheritable);
+        syscall.set_capability(CapSet::Inheritable, &to_set(inheritable))?;
+    }
+
     if let Some(effective) = cs.effective() {
         tracing::debug!("dropping effective capabilities to {:?}", effective);
         syscall.set_capability(CapSet::Effective, &to_set(effective))?;
@@ -150,14 +158,24 @@ pub fn drop_privileges<S: Syscall + ?Sized>(
         syscall.set_capability(CapSet::Permitted, &to_set(permitted))?;
     }
 
-    if let Some(inheritable) = cs.inheritable() {
-        tracing::debug!("dropping inheritable capabilities to {:?}", inheritable);
-        syscall.set_capability(CapSet::Inheritable, &to_set(inheritable))?;
-    }
-
     if let Some(ambient) = cs.ambient() {
-        tracing::debug!("dropping ambient capabilities to {:?}", ambient);
-        syscall.set_capability(CapSet::Ambient, &to_set(ambient))?;
+        // ward: as runc, an ambient cap the kernel will not raise (not both
+        // permitted and inheritable) is a warning, not a failed start.
+        let allowed: CapsHashSet = cs
+            .permitted()
+            .as_ref()
+            .map(to_set)
+            .unwrap_or_default()
+            .intersection(&cs.inheritable().as_ref().map(to_set).unwrap_or_default())
+            .copied()
+            .collect();
+        let wanted = to_set(ambient);
+        for cap in wanted.difference(&allowed) {
+            tracing::warn!("can't raise ambient capability {cap}: not in the permitted and inheritable sets");
+        }
+        let raise: CapsHashSet = wanted.intersection(&allowed).copied().collect();
+        tracing::debug!("dropping ambient capabilities to {:?}", raise);
+        syscall.set_capability(CapSet::Ambient, &raise)?;
     }
 
     Ok(())
@@ -574,9 +592,9 @@ mod tests {
                     .unwrap(),
                 want: vec![
                     (CapSet::Bounding, cps.clone()),
+                    (CapSet::Inheritable, cps.clone()),
                     (CapSet::Effective, cps.clone()),
                     (CapSet::Permitted, cps.clone()),
-                    (CapSet::Inheritable, cps.clone()),
                     (CapSet::Ambient, cps.clone()),
                 ],
             },
@@ -590,9 +608,9 @@ mod tests {
                     .unwrap(),
                 want: vec![
                     (CapSet::Bounding, cps.clone()),
+                    (CapSet::Inheritable, cps.clone()),
                     (CapSet::Effective, cps.clone()),
                     (CapSet::Permitted, cps.clone()),
-                    (CapSet::Inheritable, cps.clone()),
                     (CapSet::Ambient, cps.clone()),
                 ],
             },
@@ -608,9 +626,9 @@ mod tests {
                     .unwrap(),
                 want: vec![
                     (CapSet::Bounding, cps.clone()),
+                    (CapSet::Inheritable, cps.clone()),
                     (CapSet::Effective, cps.clone()),
                     (CapSet::Permitted, cps.clone()),
-                    (CapSet::Inheritable, cps.clone()),
                     (CapSet::Ambient, cps.clone()),
                 ],
             },
