@@ -187,9 +187,15 @@ fn wait_for_handler(pid: Pid, sig: i32) {
     if ignored_by_default.iter().any(|s| *s as i32 == sig) || !(1..=64).contains(&sig) {
         return;
     }
+    // Only a freshly started init can still be on its way to its handlers;
+    // an old one that has none never will.
+    if !started_within(pid, 5.0) {
+        return;
+    }
     let path = format!("/proc/{}/status", pid.as_raw());
-    // 50 x 5 ms: a shell installs its traps in well under that.
-    for _ in 0..50 {
+    // At most 1 s (a shell installs its traps in far less, unless the host
+    // is loaded).
+    for _ in 0..200 {
         let Ok(status) = std::fs::read_to_string(&path) else {
             return;
         };
@@ -210,6 +216,28 @@ fn wait_for_handler(pid: Pid, sig: i32) {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Whether the process was created less than `secs` seconds ago.
+fn started_within(pid: Pid, secs: f64) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw())).unwrap_or_default();
+    // Fields after the command name; starttime is field 22 (index 19 here).
+    let start_ticks = stat
+        .rsplit(')')
+        .next()
+        .and_then(|r| r.split_whitespace().nth(19))
+        .and_then(|t| t.parse::<f64>().ok());
+    let uptime = std::fs::read_to_string("/proc/uptime").ok().and_then(|u| {
+        u.split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+    });
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    match (start_ticks, uptime) {
+        (Some(t), Some(up)) if hz > 0.0 => up - t / hz < secs,
+        _ => false,
     }
 }
 
