@@ -137,7 +137,11 @@ pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
             .ok_or_else(|| WardError::NotRunning(id.to_string()))?;
         if c.status() == ContainerStatus::Running {
             wait_for_execve(pid);
-            wait_for_handler(pid, sig);
+            // Only a container started moments ago (its state last written
+            // by `start`) can still be on its way to its handlers.
+            if modified_within(&root.container_dir(id).join("state.json"), 5.0) {
+                wait_for_handler(pid, sig);
+            }
         }
         send(pid)?;
     }
@@ -187,15 +191,10 @@ fn wait_for_handler(pid: Pid, sig: i32) {
     if ignored_by_default.iter().any(|s| *s as i32 == sig) || !(1..=64).contains(&sig) {
         return;
     }
-    // Only a freshly started init can still be on its way to its handlers;
-    // an old one that has none never will.
-    if !started_within(pid, 5.0) {
-        return;
-    }
     let path = format!("/proc/{}/status", pid.as_raw());
-    // At most 1 s (a shell installs its traps in far less, unless the host
+    // At most 2 s (a shell installs its traps in far less, unless the host
     // is loaded).
-    for _ in 0..200 {
+    for _ in 0..400 {
         let Ok(status) = std::fs::read_to_string(&path) else {
             return;
         };
@@ -219,26 +218,13 @@ fn wait_for_handler(pid: Pid, sig: i32) {
     }
 }
 
-/// Whether the process was created less than `secs` seconds ago.
-fn started_within(pid: Pid, secs: f64) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw())).unwrap_or_default();
-    // Fields after the command name; starttime is field 22 (index 19 here).
-    let start_ticks = stat
-        .rsplit(')')
-        .next()
-        .and_then(|r| r.split_whitespace().nth(19))
-        .and_then(|t| t.parse::<f64>().ok());
-    let uptime = std::fs::read_to_string("/proc/uptime").ok().and_then(|u| {
-        u.split_whitespace()
-            .next()
-            .and_then(|v| v.parse::<f64>().ok())
-    });
-    // SAFETY: sysconf has no memory effects.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    match (start_ticks, uptime) {
-        (Some(t), Some(up)) if hz > 0.0 => up - t / hz < secs,
-        _ => false,
-    }
+/// Whether `path` was written less than `secs` seconds ago.
+fn modified_within(path: &std::path::Path, secs: f64) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs_f64() < secs)
 }
 
 /// The name libcontainer gives the init until its execve.
