@@ -271,7 +271,8 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
         rootless_kill(&mut c);
     }
     // runc deletes a created container by killing its init.
-    let result = c.delete(force || c.status() == ContainerStatus::Created);
+    let kills = force || c.status() == ContainerStatus::Created;
+    let result = c.delete(kills);
     match result {
         Ok(()) => {
             crate::profile::mark("delete: libcontainer delete done (cgroups, state dir)");
@@ -282,8 +283,10 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
             Ok(())
         }
         // A process still on its way out keeps the cgroup busy: kill what is
-        // left, wait for it, and remove everything.
-        Err(e) if force => {
+        // left, wait for it, and remove everything. (Also for a created
+        // container, whose init this delete just killed: on a loaded host
+        // it may not have exited before libcontainer's cgroup removal.)
+        Err(e) if kills => {
             tracing::warn!("delete {id}: {e}; purging");
             if purge(root, id) {
                 Ok(())
