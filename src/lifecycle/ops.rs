@@ -208,10 +208,14 @@ fn wait_for_handler(pid: Pid, sig: i32) {
         let is_ns_init = field("NSpid:")
             .and_then(|v| v.split_whitespace().last().map(|l| l == "1"))
             .unwrap_or(false);
-        let caught = field("SigCgt:")
-            .and_then(|m| u64::from_str_radix(&m, 16).ok())
-            .is_some_and(|m| m & (1u64 << (sig - 1)) != 0);
-        if !is_ns_init || caught {
+        let has_bit = |name: &str| {
+            field(name)
+                .and_then(|m| u64::from_str_radix(&m, 16).ok())
+                .is_some_and(|m| m & (1u64 << (sig - 1)) != 0)
+        };
+        // Caught, or ignored on purpose (`trap '' TERM`): the program has
+        // made its choice.
+        if !is_ns_init || has_bit("SigCgt:") || has_bit("SigIgn:") {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
