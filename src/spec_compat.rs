@@ -31,8 +31,11 @@ pub fn normalize_config(v: &mut Value) -> Result<Vec<String>, String> {
         warnings.extend(drop_unknown_caps(p));
     }
     if let Some(mounts) = v.get_mut("mounts").and_then(Value::as_array_mut) {
-        for m in mounts {
+        for (i, m) in mounts.iter_mut().enumerate() {
             if let Some(Value::String(d)) = m.get_mut("destination") {
+                if d.is_empty() {
+                    return Err(format!("mounts[{i}].destination: empty"));
+                }
                 if !d.starts_with('/') {
                     // runc joins a relative destination to the rootfs, as if
                     // it began with "/", after this warning.

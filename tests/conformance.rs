@@ -354,3 +354,38 @@ fn host_mount_namespace_is_refused_by_default_and_runs_relaxed() {
         .collect();
     assert!(left.is_empty(), "mounts left on the host: {left:?}");
 }
+
+/// With `caps=spec`, the sets are exactly the spec's even where inheritable
+/// holds caps outside permitted (runc sets them in one capset; libcontainer's
+/// order used to fail with EPERM), and an ambient cap the kernel cannot raise
+/// is skipped, as runc skips it with a warning, instead of failing the start.
+#[test]
+fn capability_sets_as_runc_sets_them() {
+    let env = Env::new();
+    env.annotate("run.ward.caps", "spec");
+    env.edit(|c| {
+        c["process"]["capabilities"] = json!({
+            "inheritable": ["CAP_CHOWN", "CAP_SYSLOG"],
+            "permitted": ["CAP_KILL", "CAP_CHOWN"],
+            "effective": ["CAP_KILL"],
+            "bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_SYSLOG"],
+            "ambient": ["CAP_CHOWN"]
+        });
+    });
+    let out = run_sh(&env, "caps-inh", "grep ^Cap /proc/self/status");
+    for want in [
+        "CapInh:\t0000000400000001",
+        "CapBnd:\t0000000400000021",
+        "CapAmb:\t0000000000000001",
+    ] {
+        assert!(out.contains(want), "{want} in {out}");
+    }
+
+    env.edit(|c| {
+        c["process"]["capabilities"]["inheritable"] = json!(["CAP_KILL"]);
+        c["process"]["capabilities"]["permitted"] = json!(["CAP_KILL", "CAP_CHOWN"]);
+        c["process"]["capabilities"]["ambient"] = json!(["CAP_KILL", "CAP_CHOWN"]);
+    });
+    let out = run_sh(&env, "caps-amb", "grep ^CapAmb /proc/self/status");
+    assert!(out.contains("CapAmb:\t0000000000000020"), "{out}");
+}

@@ -486,3 +486,40 @@ fn readonly_overlay_with_a_large_upperdir_falls_back_to_host_ids() {
         1
     );
 }
+
+/// A container without a user namespace (`userns=host`) may still ask for an
+/// id-mapped bind with the mount's own mappings, as runc allows (idmap.bats
+/// "[no userns]"): with [0 -> 100000], a file of uid 42 on disk shows as
+/// 100042 through it. libcontainer refused it ("idmapped mount is not
+/// supported"); ward stages it.
+#[test]
+fn idmapped_bind_without_a_user_namespace() {
+    let env = Env::new();
+    env.annotate("run.ward.userns", "host");
+    let src = env.dir.path().join("owned");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    std::os::unix::fs::chown(src.join("f"), Some(42), Some(42)).unwrap();
+    let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let s = src.to_str().unwrap().to_string();
+    env.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!({
+            "destination": "/owned", "type": "bind", "source": s,
+            "options": ["bind", "idmap"], "uidMappings": map, "gidMappings": map
+        }));
+    });
+    env.args(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/user; stat -c %u:%g /owned/f",
+    ]);
+    let id = env.id("idmap-nouserns");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = stdout(&out);
+    let host_ns = std::fs::read_link("/proc/self/ns/user").unwrap();
+    assert!(o.starts_with(host_ns.to_str().unwrap()), "{o}");
+    assert!(o.ends_with("100042:100042\n"), "{o}");
+    env.assert_gone(&id);
+    assert!(!mountinfo().contains(src.to_str().unwrap()));
+}

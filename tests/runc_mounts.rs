@@ -250,3 +250,29 @@ fn bind_destination_through_dangling_symlinks() {
     // Created in the image, inside the rootfs, and nowhere else.
     assert!(rootfs.join("opt/foo/bar/baz/hosts").exists());
 }
+
+/// `linux.mountLabel` on a host without SELinux: masked directories (ward's
+/// defaults add some) get their tmpfs without a `context=` option, which the
+/// kernel would refuse (runtime-tools' linux_mount_label under defaults).
+#[test]
+fn mount_label_without_selinux_masks_directories() {
+    if std::path::Path::new("/sys/fs/selinux").exists() {
+        eprintln!("skipped: SELinux is on");
+        return;
+    }
+    let env = Env::new();
+    std::fs::create_dir(env.bundle.join("rootfs/masked")).unwrap();
+    env.edit(|c| {
+        c["linux"]["mountLabel"] = "system_u:object_r:svirt_sandbox_file_t:s0:c715,c811".into();
+        c["linux"]["maskedPaths"]
+            .as_array_mut()
+            .unwrap()
+            .push("/masked".into());
+    });
+    let out = run_sh(
+        &env,
+        "mountlabel",
+        "grep -c ' /masked tmpfs ro' /proc/self/mounts",
+    );
+    assert_eq!(out, "1\n");
+}

@@ -174,7 +174,10 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                     .iter()
                     .flatten()
                     .any(policy::idmap::spec_idmap);
-                let spec_userns = built.policy.userns == policy::UsernsPolicy::Spec;
+                // (Staging mounts on the host side: root only; a rootless
+                // ward reaches only what its user can reach anyway.)
+                let spec_userns = built.policy.userns == policy::UsernsPolicy::Spec
+                    && nix::unistd::geteuid().is_root();
                 if spec_userns || wants_idmap {
                     let dir = crate::hardening::idmapped_rootfs_dir(&wdir, None)?;
                     crate::hardening::userns_compat::stage_binds(

@@ -143,7 +143,11 @@ pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
             .ok_or_else(|| WardError::NotRunning(id.to_string()))?;
         if c.status() == ContainerStatus::Running {
             wait_for_execve(pid);
-            wait_for_handler(pid, sig);
+            // Only a container started moments ago (its state last written
+            // by `start`) can still be on its way to its handlers.
+            if modified_within(&root.container_dir(id).join("state.json"), 5.0) {
+                wait_for_handler(pid, sig);
+            }
         }
         send(pid)?;
     }
@@ -231,8 +235,9 @@ fn wait_for_handler(pid: Pid, sig: i32) {
         return;
     }
     let path = format!("/proc/{}/status", pid.as_raw());
-    // 50 x 5 ms: a shell installs its traps in well under that.
-    for _ in 0..50 {
+    // At most 2 s (a shell installs its traps in far less, unless the host
+    // is loaded).
+    for _ in 0..400 {
         let Ok(status) = std::fs::read_to_string(&path) else {
             return;
         };
@@ -246,14 +251,27 @@ fn wait_for_handler(pid: Pid, sig: i32) {
         let is_ns_init = field("NSpid:")
             .and_then(|v| v.split_whitespace().last().map(|l| l == "1"))
             .unwrap_or(false);
-        let caught = field("SigCgt:")
-            .and_then(|m| u64::from_str_radix(&m, 16).ok())
-            .is_some_and(|m| m & (1u64 << (sig - 1)) != 0);
-        if !is_ns_init || caught {
+        let has_bit = |name: &str| {
+            field(name)
+                .and_then(|m| u64::from_str_radix(&m, 16).ok())
+                .is_some_and(|m| m & (1u64 << (sig - 1)) != 0)
+        };
+        // Caught, or ignored on purpose (`trap '' TERM`): the program has
+        // made its choice.
+        if !is_ns_init || has_bit("SigCgt:") || has_bit("SigIgn:") {
             return;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
+}
+
+/// Whether `path` was written less than `secs` seconds ago.
+fn modified_within(path: &std::path::Path, secs: f64) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs_f64() < secs)
 }
 
 /// The name libcontainer gives the init until its execve.
@@ -300,7 +318,8 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
         rootless_kill(&mut c);
     }
     // runc deletes a created container by killing its init.
-    let result = c.delete(force || c.status() == ContainerStatus::Created);
+    let kills = force || c.status() == ContainerStatus::Created;
+    let result = c.delete(kills);
     match result {
         Ok(()) => {
             crate::profile::mark("delete: libcontainer delete done (cgroups, state dir)");
@@ -311,8 +330,10 @@ pub fn delete(root: &StateRoot, id: &str, force: bool) -> Result<()> {
             Ok(())
         }
         // A process still on its way out keeps the cgroup busy: kill what is
-        // left, wait for it, and remove everything.
-        Err(e) if force => {
+        // left, wait for it, and remove everything. (Also for a created
+        // container, whose init this delete just killed: on a loaded host
+        // it may not have exited before libcontainer's cgroup removal.)
+        Err(e) if kills => {
             tracing::warn!("delete {id}: {e}; purging");
             if purge(root, id) {
                 Ok(())

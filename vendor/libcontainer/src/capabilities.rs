@@ -140,11 +140,9 @@ pub fn drop_privileges<S: Syscall + ?Sized>(
     tracing::debug!("dropping bounding capabilities to {:?}", bounding);
     syscall.set_capability(CapSet::Bounding, &to_set(bounding))?;
 
-    // ward patch: inheritable first, while the permitted set is still whole.
-    // The kernel lets a process without CAP_SETPCAP in its effective set
-    // raise inheritable only within its permitted set, so after effective
-    // and permitted were cut a spec's inheritable beyond its permitted set
-    // failed with EPERM (runc sets all three in one capset).
+    // ward: inheritable first, while CAP_SETPCAP is still effective (it may
+    // hold caps outside the new permitted set: runc sets the three at once),
+    // then effective before permitted so effective stays within permitted.
     if let Some(inheritable) = cs.inheritable() {
         tracing::debug!("dropping inheritable capabilities to {:?}", inheritable);
         syscall.set_capability(CapSet::Inheritable, &to_set(inheritable))?;
@@ -161,8 +159,23 @@ pub fn drop_privileges<S: Syscall + ?Sized>(
     }
 
     if let Some(ambient) = cs.ambient() {
-        tracing::debug!("dropping ambient capabilities to {:?}", ambient);
-        syscall.set_capability(CapSet::Ambient, &to_set(ambient))?;
+        // ward: as runc, an ambient cap the kernel will not raise (not both
+        // permitted and inheritable) is a warning, not a failed start.
+        let allowed: CapsHashSet = cs
+            .permitted()
+            .as_ref()
+            .map(to_set)
+            .unwrap_or_default()
+            .intersection(&cs.inheritable().as_ref().map(to_set).unwrap_or_default())
+            .copied()
+            .collect();
+        let wanted = to_set(ambient);
+        for cap in wanted.difference(&allowed) {
+            tracing::warn!("can't raise ambient capability {cap}: not in the permitted and inheritable sets");
+        }
+        let raise: CapsHashSet = wanted.intersection(&allowed).copied().collect();
+        tracing::debug!("dropping ambient capabilities to {:?}", raise);
+        syscall.set_capability(CapSet::Ambient, &raise)?;
     }
 
     Ok(())
@@ -579,9 +592,9 @@ mod tests {
                     .unwrap(),
                 want: vec![
                     (CapSet::Bounding, cps.clone()),
+                    (CapSet::Inheritable, cps.clone()),
                     (CapSet::Effective, cps.clone()),
                     (CapSet::Permitted, cps.clone()),
-                    (CapSet::Inheritable, cps.clone()),
                     (CapSet::Ambient, cps.clone()),
                 ],
             },
@@ -595,9 +608,9 @@ mod tests {
                     .unwrap(),
                 want: vec![
                     (CapSet::Bounding, cps.clone()),
+                    (CapSet::Inheritable, cps.clone()),
                     (CapSet::Effective, cps.clone()),
                     (CapSet::Permitted, cps.clone()),
-                    (CapSet::Inheritable, cps.clone()),
                     (CapSet::Ambient, cps.clone()),
                 ],
             },
@@ -613,9 +626,9 @@ mod tests {
                     .unwrap(),
                 want: vec![
                     (CapSet::Bounding, cps.clone()),
+                    (CapSet::Inheritable, cps.clone()),
                     (CapSet::Effective, cps.clone()),
                     (CapSet::Permitted, cps.clone()),
-                    (CapSet::Inheritable, cps.clone()),
                     (CapSet::Ambient, cps.clone()),
                 ],
             },

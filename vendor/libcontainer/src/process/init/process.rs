@@ -728,9 +728,11 @@ fn masked_paths(
             })?;
         } else if path.is_dir() {
             // Destination is a directory, mount a read-only tmpfs over the top of it.
+            // ward: the label only where SELinux is on (as for other mounts in
+            // rootfs/mount.rs); tmpfs refuses context= without it (EINVAL).
             let label = match mount_label {
-                Some(l) => format!("context=\"{l}\""),
-                None => "".to_string(),
+                Some(l) if Path::new("/sys/fs/selinux").exists() => format!("context=\"{l}\""),
+                _ => "".to_string(),
             };
             syscall
                 .mount(
