@@ -300,6 +300,14 @@ impl Mount {
             .into_iter()
             .filter(|p| p.as_path().starts_with(DEFAULT_CGROUP_ROOT))
             .collect();
+        // ward patch: a hierarchy mounted over another at the same path (a
+        // rebuilt /sys/fs/cgroup) is listed twice in mountinfo; bind it once,
+        // not one stacked mount per listing.
+        let mut seen = std::collections::HashSet::new();
+        let host_mounts: Vec<PathBuf> = host_mounts
+            .into_iter()
+            .filter(|p| seen.insert(p.clone()))
+            .collect();
         tracing::debug!("cgroup mounts: {:?}", host_mounts);
 
         // get process cgroups
