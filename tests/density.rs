@@ -30,3 +30,31 @@ fn masked_directories_share_one_read_only_tmpfs() {
         assert_eq!(f[1], lines[0].split_whitespace().nth(1).unwrap(), "{out}");
     }
 }
+
+/// libcontainer's per-container directory holds one state file: the
+/// create-time config (hooks, cgroup path) is inside state.json, not a
+/// second file (on the tmpfs state root every file is a page and an
+/// inode). `delete` still finds the cgroup through it.
+#[test]
+fn container_state_is_one_file() {
+    let env = Env::new();
+    let id = env.id("onestate");
+    env.create(&id);
+    let mut files: Vec<String> = std::fs::read_dir(env.root.join(&id))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "notify.sock")
+        .collect();
+    files.sort();
+    assert_eq!(files, vec!["state.json"]);
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.root.join(&id).join("state.json")).unwrap())
+            .unwrap();
+    let cg = state["youkiConfig"]["cgroup_path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+    assert!(!cg.is_empty());
+}

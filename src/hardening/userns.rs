@@ -438,8 +438,23 @@ fn check_container_id(id: &str) -> Result<(), UsernsError> {
 fn allocate_in(pool: &Pool, container_id: &str) -> Result<IdRange, UsernsError> {
     check_container_id(container_id)?;
     ensure_pool_dir(&pool.dir)?;
+    // Slots taken now, from one directory read (a shared lock on the pool
+    // directory): a claim attempt on a taken slot still takes the
+    // directory's lock exclusively, and parallel creates all probing from
+    // slot 0 queued on it. A slot taken after the read is caught by the
+    // claim itself (EEXIST), as before.
+    let taken: std::collections::HashSet<u32> = fs::read_dir(&pool.dir)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
     let result = (|| {
         for slot in 0..pool.slots {
+            if taken.contains(&slot) {
+                continue;
+            }
             let Some(range) = pool.range(slot) else {
                 continue;
             };

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{Hooks, Spec};
 use serde::{Deserialize, Serialize};
 
+use crate::container::State;
 use crate::utils;
 
 pub enum PersonalityDomain {
@@ -87,11 +88,25 @@ impl YoukiConfig {
 
     pub fn load<P: AsRef<Path>>(path: P) -> Result<Self> {
         let path = path.as_ref();
-        let file =
-            fs::File::open(path.join(YOUKI_CONFIG_NAME)).map_err(|err| ConfigError::LoadIO {
-                source: err,
-                path: path.to_owned(),
-            })?;
+        let file = match fs::File::open(path.join(YOUKI_CONFIG_NAME)) {
+            Ok(f) => f,
+            Err(err) => {
+                // ward patch: new containers keep it in state.json.
+                if err.kind() == std::io::ErrorKind::NotFound {
+                    if let Ok(State {
+                        youki_config: Some(c),
+                        ..
+                    }) = State::load(path)
+                    {
+                        return Ok(c);
+                    }
+                }
+                return Err(ConfigError::LoadIO {
+                    source: err,
+                    path: path.to_owned(),
+                });
+            }
+        };
         let reader = BufReader::new(file);
         let config = serde_json::from_reader(reader).map_err(|err| ConfigError::LoadParse {
             source: err,

@@ -11,6 +11,14 @@ pub(super) trait Controller {
 
     /// Adds a new task specified by its pid to the cgroup
     fn add_task(pid: Pid, cgroup_path: &Path) -> Result<(), Self::Error> {
+        // ward patch: the directory usually exists (Manager::create_dirs made
+        // it): write first, create only when that fails. Every path walk in
+        // cgroupfs takes the hierarchy's kernfs rwsem per component, which
+        // parallel creates and deletes (mkdir/rmdir hold it for writing)
+        // queue on.
+        if write_task(cgroup_path, pid).is_ok() {
+            return Ok(());
+        }
         fs::create_dir_all(cgroup_path).wrap_create_dir(cgroup_path)?;
         write_task(cgroup_path, pid)?;
         Ok(())

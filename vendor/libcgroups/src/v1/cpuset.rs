@@ -35,6 +35,11 @@ impl Controller for CpuSet {
     type Resource = LinuxCpu;
 
     fn add_task(pid: Pid, cgroup_path: &Path) -> Result<(), Self::Error> {
+        // ward patch: as Controller::add_task, write first; an existing but
+        // empty cpuset refuses the task (ENOSPC) and is filled in below.
+        if super::controller::write_task(cgroup_path, pid).is_ok() {
+            return Ok(());
+        }
         fs::create_dir_all(cgroup_path).wrap_create_dir(cgroup_path)?;
 
         Self::ensure_not_empty(cgroup_path, CGROUP_CPUSET_CPUS)?;

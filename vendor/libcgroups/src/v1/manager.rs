@@ -295,21 +295,23 @@ impl CgroupManager for Manager {
 
     fn remove(&self) -> Result<(), Self::Error> {
         for cgroup_path in self.subsystems.values() {
-            if cgroup_path.exists() {
-                tracing::debug!("remove cgroup {:?}", cgroup_path);
-                let procs_path = cgroup_path.join(CGROUP_PROCS);
-                let procs = fs::read_to_string(&procs_path).wrap_read(&procs_path)?;
-
-                for line in procs.lines() {
-                    let pid: i32 = line
-                        .parse()
-                        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
-                        .wrap_other(&procs_path)?;
-                    let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
-                }
-
-                common::delete_with_retry(cgroup_path, 4, Duration::from_millis(100))?;
+            // ward patch: no separate exists() check (one cgroupfs path walk
+            // fewer per hierarchy): a missing directory shows as a missing
+            // cgroup.procs.
+            let procs_path = cgroup_path.join(CGROUP_PROCS);
+            let procs = match fs::read_to_string(&procs_path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                r => r.wrap_read(&procs_path)?,
+            };
+            tracing::debug!("remove cgroup {:?}", cgroup_path);
+            for line in procs.lines() {
+                let pid: i32 = line
+                    .parse()
+                    .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err))
+                    .wrap_other(&procs_path)?;
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
             }
+            common::delete_with_retry(cgroup_path, 4, Duration::from_millis(100))?;
         }
         self.unified_step("remove", |u| {
             if u.exists() {

@@ -105,8 +105,9 @@ impl InitContainerBuilder {
 
         let user_ns_config = UserNamespaceConfig::new(&spec)?;
 
-        let config = YoukiConfig::from_spec(&spec, container.id())?;
-        config.save(&container_dir).map_err(|err| {
+        // ward patch: saved inside state.json (see State::youki_config).
+        container.state.youki_config = Some(YoukiConfig::from_spec(&spec, container.id())?);
+        container.save().map_err(|err| {
             tracing::error!(?container_dir, "failed to save config: {}", err);
             err
         })?;

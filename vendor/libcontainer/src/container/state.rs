@@ -132,6 +132,12 @@ pub struct State {
     /// create this group and MUST remove it when the container is deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub intel_rdt_monitoring_dir: Option<PathBuf>,
+    /// ward patch: the create-time config (hooks, cgroup path), kept here
+    /// rather than in its own youki_config.json: on the tmpfs state root
+    /// every file costs a page and an inode per container. Containers
+    /// created before still have the file (YoukiConfig::load reads both).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub youki_config: Option<crate::config::YoukiConfig>,
 }
 
 impl State {
@@ -156,6 +162,7 @@ impl State {
             clean_up_intel_rdt_subdirectory: None,
             intel_rdt_dir: None,
             intel_rdt_monitoring_dir: None,
+            youki_config: None,
         }
     }
 

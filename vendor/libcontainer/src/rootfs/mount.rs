@@ -1,4 +1,5 @@
 use std::fs::{Permissions, canonicalize};
+use std::os::unix::fs::OpenOptionsExt;
 use std::io::{BufRead, BufReader, ErrorKind};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -39,6 +40,30 @@ const MAX_EBUSY_MOUNT_ATTEMPTS: u32 = 3;
 #[cfg(not(test))]
 const MOUNT_RETRY_DELAY_MS: u64 = 100;
 // In tests, there is no need to delay, so set it to 0ms.
+/// ward patch: a bind source's canonical path and whether it is a directory,
+/// from one path walk (open O_PATH, then the kernel's name for the fd).
+/// `canonicalize` (glibc realpath) readlinks every prefix, one walk each:
+/// for /sys/fs/cgroup/<ctrl>/<path>/<id> that is five walks through
+/// cgroupfs, each taking the hierarchy's kernfs rwsem per component, which
+/// parallel creates queue on behind each other's cgroup mkdir and rmdir.
+fn resolve_source(source: &Path) -> std::io::Result<(PathBuf, bool)> {
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH)
+        .open(source)?;
+    let meta = f.metadata()?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+    // The name is a path only if it still leads to this file (not a deleted
+    // file's "... (deleted)", nor a name outside this mount namespace).
+    let same = |p: &Path| {
+        fs::metadata(p).is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino())
+    };
+    match fs::read_link(format!("/proc/self/fd/{fd}")) {
+        Ok(p) if p.is_absolute() && same(&p) => Ok((p, meta.is_dir())),
+        _ => Ok((canonicalize(source)?, meta.is_dir())),
+    }
+}
+
 #[cfg(test)]
 const MOUNT_RETRY_DELAY_MS: u64 = 0;
 
@@ -274,6 +299,14 @@ impl Mount {
             })?
             .into_iter()
             .filter(|p| p.as_path().starts_with(DEFAULT_CGROUP_ROOT))
+            .collect();
+        // ward patch: a hierarchy mounted over another at the same path (a
+        // rebuilt /sys/fs/cgroup) is listed twice in mountinfo; bind it once,
+        // not one stacked mount per listing.
+        let mut seen = std::collections::HashSet::new();
+        let host_mounts: Vec<PathBuf> = host_mounts
+            .into_iter()
+            .filter(|p| seen.insert(p.clone()))
             .collect();
         tracing::debug!("cgroup mounts: {:?}", host_mounts);
 
@@ -626,7 +659,7 @@ impl Mount {
         let mut covers_existing_dir = false;
         let mut resolved_dest = container_dest.to_path_buf();
         let src = if is_bind(m) {
-            let src = canonicalize(source).map_err(|err| {
+            let (src, src_is_dir) = resolve_source(source).map_err(|err| {
                 tracing::error!("failed to canonicalize {:?}: {}", source, err);
                 err
             })?;
@@ -634,12 +667,12 @@ impl Mount {
             // ward: a destination through dangling symlinks is followed
             // within the rootfs, creating what is missing (runc).
             if root.resolve(container_dest).is_err() {
-                if let Some(p) = follow_dangling(&root, container_dest, src.is_dir()) {
+                if let Some(p) = follow_dangling(&root, container_dest, src_is_dir) {
                     resolved_dest = p;
                 }
             }
             let container_dest = resolved_dest.as_path();
-            if src.is_dir() {
+            if src_is_dir {
                 fast_dest = dir_dest(&root, container_dest, &dir_perm)?;
             } else {
                 let parent = container_dest
