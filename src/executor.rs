@@ -173,6 +173,11 @@ impl Executor for WardExecutor {
             .collect::<Result<_, _>>()
             .map_err(|_| ExecutorError::Other("process.args contains a NUL byte".into()))?;
         crate::testpoint::delay("executor:exec");
+        // Rust's runtime ignores SIGPIPE in ward, and an ignored signal stays
+        // ignored across execve: the program must start with the default
+        // (`yes | head` ends yes), as under runc and crun.
+        // SAFETY: resetting a disposition to SIG_DFL has no handler to race.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
         self.harden().map_err(ExecutorError::Other)?;
         let Err(err) = nix::unistd::execvp(&argv[0], &argv);
         // runc's wording (Go's `exec %s: %w`).

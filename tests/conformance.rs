@@ -389,3 +389,36 @@ fn capability_sets_as_runc_sets_them() {
     let out = run_sh(&env, "caps-amb", "grep ^CapAmb /proc/self/status");
     assert!(out.contains("CapAmb:\t0000000000000020"), "{out}");
 }
+
+/// The container's program starts with SIGPIPE at its default, for run and
+/// exec, as under runc: ward (a Rust program) ignores it itself, and an
+/// ignored signal would survive the execve (`yes | head` would then spin).
+#[test]
+fn sigpipe_is_not_ignored_in_the_container() {
+    // Bit 12 of SigIgn is SIGPIPE (13).
+    let script = "grep SigIgn /proc/self/status";
+    let sigpipe_ignored = |line: &str| {
+        let hex = line.split_whitespace().last().unwrap_or("0");
+        u64::from_str_radix(hex, 16).unwrap() & (1 << (libc::SIGPIPE - 1)) != 0
+    };
+    let env = Env::new();
+    let out = run_sh(&env, "sigpipe", script);
+    assert!(out.contains("SigIgn"), "{out}");
+    assert!(!sigpipe_ignored(out.trim()), "run: {out}");
+    // The program really dies of it: the writer of a closed pipe ends.
+    let out = run_sh(&env, "pipe", "yes | head -n1; echo done");
+    assert_eq!(out.trim(), "y\ndone", "{out}");
+    env.args(&["sleep", "100"]);
+    let id = env.id("sigexec");
+    env.create(&id);
+    env.ok(&["start", &id]);
+    let out = env.exec(&id, &["sh", "-c", script]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !sigpipe_ignored(stdout(&out).trim()),
+        "exec: {}",
+        stdout(&out)
+    );
+    env.ok(&["delete", "--force", &id]);
+    env.assert_gone(&id);
+}
