@@ -274,6 +274,22 @@ impl Drop for Env {
     }
 }
 
+/// The guest lane runs the tests once per cgroup driver and says which in
+/// WARD_TEST_CGROUP_DRIVER (in-guest.sh); `ward` is then a wrapper adding
+/// `--systemd-cgroup` for the systemd driver.
+pub fn systemd_driver() -> bool {
+    std::env::var("WARD_TEST_CGROUP_DRIVER").is_ok_and(|d| d == "systemd")
+}
+
+/// Says why a test does not apply here and that it was skipped, on the
+/// process's stderr itself: libtest captures print!/eprint! of a passing
+/// test, and a skip must not look like a silent pass. in-guest.sh counts
+/// these lines.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {reason}");
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
