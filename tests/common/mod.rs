@@ -281,6 +281,16 @@ pub fn systemd_driver() -> bool {
     std::env::var("WARD_TEST_CGROUP_DRIVER").is_ok_and(|d| d == "systemd")
 }
 
+/// Whether the running kernel is older than MAJOR.MINOR.
+pub fn kernel_older_than(major: u32, minor: u32) -> bool {
+    let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut it = rel
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let v = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+    v < (major, minor)
+}
+
 /// Says why a test does not apply here and that it was skipped, on the
 /// process's stderr itself: libtest captures print!/eprint! of a passing
 /// test, and a skip must not look like a silent pass. in-guest.sh counts
