@@ -30,6 +30,11 @@
 # runtimeArgs in WARD_DOCKER_WRITABLE_ARGS (ward: "--relax rootfs=writable",
 # as docs/docker.md tells Docker users; empty for runc and crun): the scenario
 # that writes to the image's rootfs (docker cp, diff, restart) uses it.
+# WARD_CGROUP_DRIVER=systemd (a host booted with systemd, cgroup v2): dockerd's
+# systemd cgroup driver (`native.cgroupdriver=systemd`; the shim passes
+# --systemd-cgroup to the runtime), with a private slice of this run as the
+# cgroup parent (ward-docker.XXXX becomes wardDockerXXXX.slice: a dash
+# would nest it), stopped at the end; scopes reached over the host's D-Bus.
 # WARD_DOCKER_HARDENED=1 (ward with its defaults) checks ward's documented
 # deviations instead of Docker's defaults where they differ: --privileged gets
 # ward's capability ceiling, and a container's writes to / are refused.
@@ -63,7 +68,7 @@ kill_ours() {
   shift 2
   for pid in "$@"; do
     [[ $pid =~ ^[0-9]+$ ]] || continue
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$w" ||
+    if tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$w" ||
        grep -qF ":$cg/" "/proc/$pid/cgroup" 2>/dev/null; then
       kill -9 "$pid" 2>/dev/null || true
     fi
@@ -83,7 +88,12 @@ if [ "${1:-}" != --inner ]; then
     echo "note: $DOCKER is not the 20.10 client: $("$DOCKER" --version)" >&2
 
   work=$(mktemp -d /tmp/ward-docker.XXXXXX)
-  cgparent=/$(basename "$work")
+  # the containers' cgroup parent as a path in the cgroup tree
+  if [ "${WARD_CGROUP_DRIVER:-cgroupfs}" = systemd ]; then
+    cgparent=/wardDocker$(basename "$work" | sed 's/^ward-docker\.//; s/[^A-Za-z0-9]//g').slice
+  else
+    cgparent=/$(basename "$work")
+  fi
   made_dirs=()
   host_paths >"$work/host-paths-before"
   cleanup() {
@@ -95,7 +105,10 @@ if [ "${1:-}" != --inner ]; then
     kill_ours "$work" "$cgparent" $(cat "$work"/dockerd.pid "$work"/exec/containerd/containerd.pid \
         "$work"/exec/containerd/daemon/io.containerd.runtime.v2.task/*/*/shim.pid \
         "$work"/exec/containerd/daemon/io.containerd.runtime.v2.task/*/*/init.pid 2>/dev/null)
-    # the containers' cgroups (cgroupfs, under our own parent)
+    # the containers' cgroups (cgroupfs, under our own parent; systemd: our slice)
+    if [ "${cgparent%.slice}" != "$cgparent" ]; then
+      systemctl stop "${cgparent#/}" 2>/dev/null || true
+    fi
     for d in /sys/fs/cgroup/*"$cgparent"; do
       [ -d "$d" ] && { find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; }
     done
@@ -223,6 +236,10 @@ rt_args=$(json_words ${WARD_DOCKER_RUNTIME_ARGS:-})
 # shellcheck disable=SC2086
 rt_args_w=$(json_words ${WARD_DOCKER_WRITABLE_ARGS:-})
 
+# cgroupfs: the parent's path; systemd: the slice's name
+cgdriver=cgroupfs
+dparent=$cgparent
+if [ "${cgparent%.slice}" != "$cgparent" ]; then cgdriver=systemd dparent=${cgparent#/}; fi
 cat >"$work/daemon.json" <<EOF
 {
   "runtimes": {
@@ -230,8 +247,8 @@ cat >"$work/daemon.json" <<EOF
     "testrt-writable": { "path": "$rt_path", "runtimeArgs": [$rt_args_w] }
   },
   "storage-driver": "overlay2",
-  "cgroup-parent": "$cgparent",
-  "exec-opts": ["native.cgroupdriver=cgroupfs"],
+  "cgroup-parent": "$dparent",
+  "exec-opts": ["native.cgroupdriver=$cgdriver"],
   "log-level": "debug"
 }
 EOF
@@ -631,6 +648,12 @@ s_nothing_left() {
   out=$(shim_dirs)
   want_eq "bundles left" "" "$out" || return 1
   want_eq "host paths a private dockerd must not create" "$(cat "$work/host-paths-before")" "$(host_paths)" || return 1
+  out=$(find /sys/fs/cgroup$cgparent -mindepth 1 -type d 2>/dev/null || true)
+  want_eq "container cgroups left under $cgparent" "" "$out" || return 1
+  if [ "$cgdriver" = systemd ]; then
+    out=$(systemctl list-units --all --no-legend --plain 'docker-*.scope' 2>&1 | grep -v '^$' || true)
+    want_eq "docker scopes left (systemctl list-units 'docker-*.scope')" "" "$out" || return 1
+  fi
   out=$(mounts_now)
   want_eq "mounts under the work dir (against those when dockerd had started)" "$mounts_start" "$out"
 }

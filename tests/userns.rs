@@ -210,6 +210,16 @@ impl Drop for Unmount {
 /// layers under a new read-only overlay, so the default user namespace holds.
 #[test]
 fn overlay_rootfs_gets_idmapped_layers() {
+    if kernel_older_than(6, 3) {
+        // The non-empty upperdir is copied to ward's tmpfs (/run) and id-mapped
+        // as a layer; tmpfs takes id-mapped mounts from 6.3 on (Debian 12: 6.1),
+        // so there ward falls back to host ids, recorded.
+        skip(
+            "overlay_rootfs_gets_idmapped_layers",
+            "kernel before 6.3: a tmpfs copy of the upperdir cannot be id-mapped",
+        );
+        return;
+    }
     let env = Env::new();
     let base = env.dir.path().join("ovl");
     for d in ["lower", "upper", "work", "merged"] {

@@ -19,10 +19,18 @@ export DEBIAN_FRONTEND=noninteractive
 
 # What the guest needs: systemd as init (bookworm boots it on the unified
 # cgroup v2 hierarchy), the kernel, the real clients and reference runtimes
-# (the same set as integration/setup.sh), and the tools the tests call.
+# (the same set as integration/setup.sh: docker.io brings dockerd 20.10 and
+# tini's docker-init; apparmor, which Debian's docker.io recommends: the
+# distribution kernel enables AppArmor, and dockerd then refuses to start a
+# container without apparmor_parser to load its docker-default profile), the tools the tests call, and for the rootless step a
+# user's own systemd manager with its D-Bus (libpam-systemd,
+# dbus-user-session: `systemd-run --user`, as runc's and podman's rootless
+# systemd driver use).
 pkgs=(
   systemd-sysv udev dbus kmod linux-image-amd64 initramfs-tools
+  libpam-systemd dbus-user-session
   busybox-static containerd podman conmon catatonit runc crun uidmap
+  docker.io tini apparmor
   slirp4netns fuse-overlayfs python3 python3-grpcio strace procps
   util-linux bsdutils coreutils tar e2fsprogs iproute2 ca-certificates
 )
@@ -68,7 +76,7 @@ root="$work/root"
 #   the kernel command line says ward.run=1, records its exit code and powers
 #   the guest off;
 # - the 9p shares mounted by that unit (so a boot without them still works);
-# - no system containerd (the tests run private instances), no getty waiting
+# - no system containerd or dockerd (the tests run private instances), no getty waiting
 #   on the serial line, no root password, a fixed hostname.
 customize=$(cat <<'EOF'
 set -e
@@ -78,6 +86,7 @@ printf '127.0.0.1 localhost ward-guest\n' >"$r/etc/hosts"
 printf '/dev/vda / ext4 rw,relatime 0 1\n' >"$r/etc/fstab"
 chroot "$r" passwd -d root >/dev/null
 chroot "$r" systemctl disable containerd.service >/dev/null 2>&1 || true
+chroot "$r" systemctl mask docker.service docker.socket >/dev/null 2>&1 || true
 chroot "$r" systemctl mask serial-getty@ttyS0.service getty@tty1.service \
   apt-daily.timer apt-daily-upgrade.timer man-db.timer e2scrub_all.timer \
   fstrim.timer podman-auto-update.timer podman-restart.service >/dev/null 2>&1 || true

@@ -6,7 +6,8 @@
 #   integration/guest/lane.sh          # subset: lifecycle + hardening tests,
 #                                      # containerd.sh, podman.sh; cgroupfs and
 #                                      # systemd drivers
-#   integration/guest/lane.sh --full   # every Rust integration test binary
+#   integration/guest/lane.sh --full   # every Rust integration test binary,
+#                                      # and docker.sh too
 #
 # Builds the static ward (integration/build-static.sh) and the test binaries
 # on the host, stages them (with the scripts and the prebuilt probe) in a temp
@@ -15,8 +16,8 @@
 # Ends with "N passed, M failed"; exits non-zero on any failure.
 # WARD_GUEST_DRIVERS="cgroupfs systemd" (default) picks the drivers,
 # WARD_GUEST_TESTS="lifecycle hardening" (default) the test binaries,
-# WARD_GUEST_CLIENTS=0 skips containerd.sh and podman.sh (or names the ones to
-# run, e.g. "containerd");
+# WARD_GUEST_CLIENTS=0 skips containerd.sh, podman.sh and rootless-v2.sh (or names the ones to
+# run, e.g. "containerd"; "all" adds docker.sh, the default of --full);
 # WARD_GUEST_TIMEOUT (s, default 5400) bounds the guest;
 # WARD_GUEST_WARD=PATH stages that ward binary instead of building the static
 # release one (the test command passes its debug build: the guest is Debian 12
@@ -27,9 +28,11 @@ repo=$(cd "$here/../.." && pwd)
 cd "$repo"
 # shellcheck disable=SC2206
 tests=(${WARD_GUEST_TESTS:-lifecycle hardening})
+clients=${WARD_GUEST_CLIENTS:-1}
 if [ "${1:-}" = --full ]; then
   tests=()
   for f in tests/*.rs; do tests+=("$(basename "$f" .rs)"); done
+  clients=${WARD_GUEST_CLIENTS:-all}
 fi
 start=$(date +%s)
 
@@ -47,6 +50,8 @@ exes=$(cargo test --no-run "${args[@]}" 2>&1 | sed -n 's/.*Executable .*(\(.*\))
 [ -n "$exes" ] || { echo "lane.sh: no test binaries built" >&2; exit 1; }
 
 stage=$(mktemp -d /tmp/ward-lane.XXXXXX)
+# readable by all: the rootless tests run the staged ward as a non-root user
+chmod 0755 "$stage"
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/bin" "$stage/tests" "$stage/integration/guest" "$stage/docs"
 cp "$bin" "$stage/bin/ward"
@@ -70,7 +75,7 @@ echo "lane.sh: built and staged in $(( $(date +%s) - start ))s"
 
 rc=0
 bash "$here/run.sh" --src "$stage" --timeout "${WARD_GUEST_TIMEOUT:-5400}" -- \
-  env WARD_GUEST_CLIENTS="${WARD_GUEST_CLIENTS:-1}" bash "$stage/integration/guest/in-guest.sh" "$stage" "$repo" \
+  env WARD_GUEST_CLIENTS="$clients" bash "$stage/integration/guest/in-guest.sh" "$stage" "$repo" \
   ${WARD_GUEST_DRIVERS:-cgroupfs systemd} || rc=$?
 echo "lane.sh: wall time $(( $(date +%s) - start ))s"
 if [ "$rc" -ne 0 ]; then

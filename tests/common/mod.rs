@@ -274,6 +274,32 @@ impl Drop for Env {
     }
 }
 
+/// The guest lane runs the tests once per cgroup driver and says which in
+/// WARD_TEST_CGROUP_DRIVER (in-guest.sh); `ward` is then a wrapper adding
+/// `--systemd-cgroup` for the systemd driver.
+pub fn systemd_driver() -> bool {
+    std::env::var("WARD_TEST_CGROUP_DRIVER").is_ok_and(|d| d == "systemd")
+}
+
+/// Whether the running kernel is older than MAJOR.MINOR.
+pub fn kernel_older_than(major: u32, minor: u32) -> bool {
+    let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").expect("osrelease");
+    let mut it = rel
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let v = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+    v < (major, minor)
+}
+
+/// Says why a test does not apply here and that it was skipped, on the
+/// process's stderr itself: libtest captures print!/eprint! of a passing
+/// test, and a skip must not look like a silent pass. in-guest.sh counts
+/// these lines.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {reason}");
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
