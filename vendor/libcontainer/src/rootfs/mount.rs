@@ -666,7 +666,9 @@ impl Mount {
 
             // ward: a destination through dangling symlinks is followed
             // within the rootfs, creating what is missing (runc).
-            if root.resolve(container_dest).is_err() {
+            if plain_lookup(root.as_fd(), container_dest).is_none()
+                && root.resolve(container_dest).is_err()
+            {
                 if let Some(p) = follow_dangling(&root, container_dest, src_is_dir) {
                     resolved_dest = p;
                 }
@@ -702,7 +704,10 @@ impl Mount {
             // ward: whether a tmpfs covers an existing directory (its mode is
             // inherited below) or one made for it (tmpfs's own 1777).
             if typ == Some("tmpfs") {
-                covers_existing_dir = root.resolve(container_dest).is_ok();
+                covers_existing_dir = match plain_lookup(root.as_fd(), container_dest) {
+                    Some(exists) => exists,
+                    None => root.resolve(container_dest).is_ok(),
+                };
             }
             fast_dest = dir_dest(&root, container_dest, &dir_perm)?;
             PathBuf::from(source)
@@ -1803,6 +1808,96 @@ fn dir_dest(root: &Root, path: &Path, perm: &Permissions) -> Result<Option<Owned
 /// non-directory, a racing rename that makes a step fail) returns None, and the
 /// caller takes pathrs's full path, which resolves symlinks within the root.
 fn open_dir_beneath(root: &Root, path: &Path) -> Option<OwnedFd> {
+    if path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir | std::path::Component::Prefix(_)))
+    {
+        return None;
+    }
+    match open_dir_resolved(root.as_fd(), path) {
+        Ok(fd) => Some(fd),
+        Err(_) => open_dir_walk(root, path),
+    }
+}
+
+/// ward patch: whether `path` exists in the root when no symlink is on it, in
+/// one openat2 (pathrs's resolve of a missing destination costs ~50 syscalls
+/// with its procfs checks, and a fresh mount point is missing every time).
+/// Some(true): it exists and no component is a symlink; Some(false): a
+/// component is missing and none before it is a symlink (resolution stops at
+/// the first symlink with ELOOP, so a dangling one is never reported missing).
+/// None: anything else (a symlink, "..", no openat2): ask pathrs.
+fn plain_lookup(root: std::os::fd::BorrowedFd<'_>, path: &Path) -> Option<bool> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat2};
+    if path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir | std::path::Component::Prefix(_)))
+    {
+        return None;
+    }
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
+    let how = OpenHow::new()
+        // No O_NOFOLLOW: with it openat2 returns a trailing symlink itself
+        // instead of refusing it.
+        .flags(OFlag::O_PATH | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
+    match openat2(root.as_raw_fd(), rel, how) {
+        Ok(fd) => {
+            // SAFETY: openat2 just returned this fd; nothing else owns it.
+            drop(unsafe { OwnedFd::from_raw_fd(fd) });
+            Some(true)
+        }
+        Err(Errno::ENOENT) => Some(false),
+        Err(_) => None,
+    }
+}
+
+/// ward patch: `open_dir_beneath` in one openat2 per existing path (the
+/// component walk costs two syscalls per component; 9 cgroup hierarchies under
+/// sys/fs/cgroup alone were ~100). RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS gives
+/// the walk's guarantees in the kernel: no symlink followed at any step, never
+/// outside the root, O_DIRECTORY for the last step. A missing last component
+/// is created in its parent (opened the same way, recursively) and opened with
+/// O_NOFOLLOW. Any other error (no openat2: ENOSYS; a symlink: ELOOP) goes to
+/// the component walk, and from there to pathrs.
+fn open_dir_resolved(root: std::os::fd::BorrowedFd<'_>, path: &Path) -> nix::Result<OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+
+    use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
+    use nix::sys::stat::{Mode, mkdirat};
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
+    // No O_NOFOLLOW here: with O_PATH it would return a trailing symlink
+    // itself; without it RESOLVE_NO_SYMLINKS refuses it (ELOOP).
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
+    match openat2(root.as_raw_fd(), rel, how) {
+        // SAFETY: openat2 just returned this fd; nothing else owns it.
+        Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
+        Err(Errno::ENOENT) => {
+            let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
+                return Err(Errno::ENOENT);
+            };
+            let dir = open_dir_resolved(root, parent)?;
+            match mkdirat(Some(dir.as_raw_fd()), name, Mode::from_bits_truncate(0o755)) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(e),
+            }
+            let fd = openat(Some(dir.as_raw_fd()), name, flags, Mode::empty())?;
+            // SAFETY: openat just returned this fd; nothing else owns it.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The component walk of `open_dir_beneath` (kernels without openat2).
+fn open_dir_walk(root: &Root, path: &Path) -> Option<OwnedFd> {
     use std::path::Component;
 
     use nix::fcntl::{OFlag, openat};
