@@ -16,5 +16,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(relaxations) = ward::policy::relax::collect(spec.annotations().as_ref()) else {
         return;
     };
-    let _ = ward::policy::build(&spec, relaxations, None);
+    // A rootfs that does not exist: build only reads it (whether the spec's
+    // own root could create /tmp there).
+    let rootfs = std::path::Path::new("/nonexistent-ward-fuzz-rootfs");
+    let _ = ward::policy::build(&spec, relaxations, None, rootfs);
 });
