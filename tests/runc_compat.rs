@@ -636,3 +636,76 @@ fn another_roots_same_id_cannot_kill_a_container() {
     a.ok(&["delete", "--force", &id]);
     a.assert_gone(&id);
 }
+
+/// `exec --cgroup`: the process runs in an existing sub-cgroup of the
+/// container's, per v1 controller (`memory:sub`) or in every hierarchy
+/// (`sub`); a path leaving the container's cgroup, a missing sub-cgroup and
+/// an unknown controller are refused in runc's words. Without --cgroup (or
+/// with `/`) the exec is in the container's cgroup in every hierarchy, the
+/// named name=systemd one included, as runc. delete removes sub-cgroups.
+#[test]
+fn exec_joins_sub_cgroups() {
+    let (Some(memory), Some(pids)) = (v1_controller("memory"), v1_controller("pids")) else {
+        eprintln!("no v1 memory/pids hierarchy: skipped");
+        return;
+    };
+    let tree = cgroup_top("execcg");
+    let env = Env::new();
+    let (path, id) = cgroup_path(&env, &tree, "execcg");
+    env.edit(|c| c["linux"]["cgroupsPath"] = path.clone().into());
+    env.start(&id);
+    std::fs::create_dir(format!("{memory}{path}/submem")).unwrap();
+    std::fs::create_dir(format!("{pids}{path}/subpids")).unwrap();
+    let cg = |extra: &[&str]| {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&[&id, "cat", "/proc/self/cgroup"]);
+        env.ward(&a)
+    };
+    assert_fails(&cg(&["--cgroup", ".."]), "bad sub cgroup path");
+    let out = cg(&["--cgroup", "nonexistent"]);
+    assert_fails(&out, "adding pid ");
+    assert!(
+        stderr(&out).contains("No such file or directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert_fails(&cg(&["--cgroup", "cpu:nonexistent"]), "adding pid ");
+    assert_fails(&cg(&["--cgroup", "whaaat:/"]), "unknown controller ");
+    // Each v1 line (and name=systemd's) names the container's cgroup.
+    for extra in [&[][..], &["--cgroup", "/"][..]] {
+        let out = cg(extra);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        for l in text.lines().filter(|l| !l.starts_with("0::")) {
+            assert!(l.ends_with(&format!(":{path}")), "{extra:?}: {text}");
+        }
+    }
+    let out = cg(&["--cgroup", "memory:submem", "--cgroup", "pids:subpids"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!(":memory:{path}/submem\n")), "{text}");
+    assert!(text.contains(&format!(":pids:{path}/subpids\n")), "{text}");
+    assert!(text.contains(&format!(":devices:{path}\n")), "{text}");
+    // Seen from outside: a detached exec's pid is in the sub-cgroup.
+    let pidfile = env.dir.path().join("exec.pid");
+    env.ok(&[
+        "exec",
+        "-d",
+        "--cgroup",
+        "pids:subpids",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+        "sleep",
+        "1000",
+    ]);
+    let pid = read(&pidfile);
+    assert_eq!(read(format!("{pids}{path}/subpids/cgroup.procs")), pid);
+    env.ok(&["delete", "--force", &id]);
+    assert!(!Path::new(&format!("{pids}{path}")).exists());
+    // Killed: gone, or a zombie until its (reparented) parent reaps it.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.contains(") Z "), "{stat}");
+    assert!(!Path::new(&format!("/sys/fs/cgroup/systemd{path}")).exists());
+}
