@@ -709,3 +709,72 @@ fn exec_joins_sub_cgroups() {
     assert!(stat.is_empty() || stat.contains(") Z "), "{stat}");
     assert!(!Path::new(&format!("/sys/fs/cgroup/systemd{path}")).exists());
 }
+
+/// A container joining another's user namespace and a network namespace that
+/// user namespace does not own (made on the host) starts, in both (runc
+/// #4390: the netns is joined before the userns, while still privileged).
+#[test]
+fn joins_external_userns_and_a_netns_it_does_not_own() {
+    let owner = Env::new();
+    owner.annotate("run.ward.userns", "host");
+    owner.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 65536}]);
+        c["linux"]["gidMappings"] =
+            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 65536}]);
+    });
+    let a = owner.id("usernsowner");
+    owner.start(&a);
+    let userns = format!("/proc/{}/ns/user", owner.pid(&a));
+    // A network namespace owned by the host's user namespace.
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--net", "sleep", "1000"])
+        .spawn()
+        .unwrap();
+    let netns = format!("/proc/{}/ns/net", holder.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
+    while std::fs::read_link(&netns).ok().as_ref() == Some(&host_net) {
+        assert!(Instant::now() < deadline, "unshare --net did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let env = Env::new();
+    env.annotate("run.ward.userns", "host");
+    let (u, n) = (userns.clone(), netns.clone());
+    env.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|x| x["type"] != "network" && x["type"] != "user");
+        ns.push(json!({"type": "user", "path": u}));
+        ns.push(json!({"type": "network", "path": n}));
+        // No sysfs of its own without rights in the netns: the host's, bound.
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["type"] == "sysfs" {
+                *m = json!({"source": "/sys", "destination": m["destination"].clone(),
+                            "type": "bind", "options": ["rbind", "ro"]});
+            }
+        }
+    });
+    let id = env.id("wrongowner");
+    let out = env.ward(&["run", "-d", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    let result = (|| {
+        if !out.status.success() {
+            return Err(format!("run: {}", stderr(&out)));
+        }
+        let pid = env.pid(&id);
+        for (kind, want) in [("user", &userns), ("net", &netns)] {
+            let got = std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+            let want = std::fs::read_link(want).unwrap();
+            if got != want {
+                return Err(format!("{kind}: {got:?} != {want:?}"));
+            }
+        }
+        Ok(())
+    })();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    result.unwrap();
+}

@@ -121,6 +121,7 @@ pub fn container_intermediate_process(
     // ward patch: see namespaces::PREOPENED.
     namespaces.preopen_paths()?;
     if let Some(user_namespace) = namespaces.get(LinuxNamespaceType::User)? {
+        namespaces.join_before_userns();
         setup_userns(
             &namespaces,
             user_namespace,
