@@ -228,3 +228,23 @@ fn foreground_run_with_terminal_serves_a_new_pty() {
     assert!(o.contains("/dev/pts/0\nboth-ttys\n"), "{o:?}");
     env.assert_gone(&id);
 }
+
+/// createContainer hooks run in the container's root directory (before
+/// pivot_root), as runc's: hooks written for runc use paths relative to it.
+#[test]
+fn create_container_hook_runs_in_the_container_root() {
+    let env = Env::new();
+    let host = env.bind_dir("hooks", "/hooks");
+    let h = host.to_str().unwrap().to_string();
+    std::fs::write(env.bundle.join("rootfs/etc/ward-cc-marker"), "here").unwrap();
+    env.edit(|c| {
+        c["hooks"] = json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c",
+            format!("cat ./etc/ward-cc-marker > {h}/seen")], "timeout": 5}]});
+    });
+    env.args(&["true"]);
+    let id = env.id("cccwd");
+    let out = env.ward(&["create", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(host.join("seen")).unwrap(), "here");
+    env.ok(&["delete", "--force", &id]);
+}

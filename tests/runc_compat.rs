@@ -636,3 +636,145 @@ fn another_roots_same_id_cannot_kill_a_container() {
     a.ok(&["delete", "--force", &id]);
     a.assert_gone(&id);
 }
+
+/// `exec --cgroup`: the process runs in an existing sub-cgroup of the
+/// container's, per v1 controller (`memory:sub`) or in every hierarchy
+/// (`sub`); a path leaving the container's cgroup, a missing sub-cgroup and
+/// an unknown controller are refused in runc's words. Without --cgroup (or
+/// with `/`) the exec is in the container's cgroup in every hierarchy, the
+/// named name=systemd one included, as runc. delete removes sub-cgroups.
+#[test]
+fn exec_joins_sub_cgroups() {
+    let (Some(memory), Some(pids)) = (v1_controller("memory"), v1_controller("pids")) else {
+        eprintln!("no v1 memory/pids hierarchy: skipped");
+        return;
+    };
+    let tree = cgroup_top("execcg");
+    let env = Env::new();
+    let (path, id) = cgroup_path(&env, &tree, "execcg");
+    env.edit(|c| c["linux"]["cgroupsPath"] = path.clone().into());
+    env.start(&id);
+    std::fs::create_dir(format!("{memory}{path}/submem")).unwrap();
+    std::fs::create_dir(format!("{pids}{path}/subpids")).unwrap();
+    let cg = |extra: &[&str]| {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&[&id, "cat", "/proc/self/cgroup"]);
+        env.ward(&a)
+    };
+    assert_fails(&cg(&["--cgroup", ".."]), "bad sub cgroup path");
+    let out = cg(&["--cgroup", "nonexistent"]);
+    assert_fails(&out, "adding pid ");
+    assert!(
+        stderr(&out).contains("No such file or directory"),
+        "{}",
+        stderr(&out)
+    );
+    assert_fails(&cg(&["--cgroup", "cpu:nonexistent"]), "adding pid ");
+    assert_fails(&cg(&["--cgroup", "whaaat:/"]), "unknown controller ");
+    // Each v1 line (and name=systemd's) names the container's cgroup.
+    for extra in [&[][..], &["--cgroup", "/"][..]] {
+        let out = cg(extra);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = stdout(&out);
+        for l in text.lines().filter(|l| !l.starts_with("0::")) {
+            assert!(l.ends_with(&format!(":{path}")), "{extra:?}: {text}");
+        }
+    }
+    let out = cg(&["--cgroup", "memory:submem", "--cgroup", "pids:subpids"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!(":memory:{path}/submem\n")), "{text}");
+    assert!(text.contains(&format!(":pids:{path}/subpids\n")), "{text}");
+    assert!(text.contains(&format!(":devices:{path}\n")), "{text}");
+    // Seen from outside: a detached exec's pid is in the sub-cgroup.
+    let pidfile = env.dir.path().join("exec.pid");
+    env.ok(&[
+        "exec",
+        "-d",
+        "--cgroup",
+        "pids:subpids",
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+        "sleep",
+        "1000",
+    ]);
+    let pid = read(&pidfile);
+    assert_eq!(read(format!("{pids}{path}/subpids/cgroup.procs")), pid);
+    env.ok(&["delete", "--force", &id]);
+    assert!(!Path::new(&format!("{pids}{path}")).exists());
+    // Killed: gone, or a zombie until its (reparented) parent reaps it.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(stat.is_empty() || stat.contains(") Z "), "{stat}");
+    assert!(!Path::new(&format!("/sys/fs/cgroup/systemd{path}")).exists());
+}
+
+/// A container joining another's user namespace and a network namespace that
+/// user namespace does not own (made on the host) starts, in both (runc
+/// #4390: the netns is joined before the userns, while still privileged).
+#[test]
+fn joins_external_userns_and_a_netns_it_does_not_own() {
+    let owner = Env::new();
+    owner.annotate("run.ward.userns", "host");
+    owner.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 65536}]);
+        c["linux"]["gidMappings"] =
+            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 65536}]);
+    });
+    let a = owner.id("usernsowner");
+    owner.start(&a);
+    let userns = format!("/proc/{}/ns/user", owner.pid(&a));
+    // A network namespace owned by the host's user namespace.
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--net", "sleep", "1000"])
+        .spawn()
+        .unwrap();
+    let netns = format!("/proc/{}/ns/net", holder.id());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
+    while std::fs::read_link(&netns).ok().as_ref() == Some(&host_net) {
+        assert!(Instant::now() < deadline, "unshare --net did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let env = Env::new();
+    env.annotate("run.ward.userns", "host");
+    let (u, n) = (userns.clone(), netns.clone());
+    env.edit(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|x| x["type"] != "network" && x["type"] != "user");
+        ns.push(json!({"type": "user", "path": u}));
+        ns.push(json!({"type": "network", "path": n}));
+        // No sysfs of its own without rights in the netns: the host's, bound.
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["type"] == "sysfs" {
+                *m = json!({"source": "/sys", "destination": m["destination"].clone(),
+                            "type": "bind", "options": ["rbind", "ro"]});
+            }
+        }
+    });
+    let id = env.id("wrongowner");
+    let out = env.ward(&["run", "-d", "--bundle", env.bundle.to_str().unwrap(), &id]);
+    let result = (|| {
+        if !out.status.success() {
+            return Err(format!("run: {}", stderr(&out)));
+        }
+        let pid = env.pid(&id);
+        for (kind, want) in [("user", &userns), ("net", &netns)] {
+            let got = std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+            let want = std::fs::read_link(want).unwrap();
+            if got != want {
+                return Err(format!("{kind}: {got:?} != {want:?}"));
+            }
+        }
+        Ok(())
+    })();
+    let _ = holder.kill();
+    let _ = holder.wait();
+    result.unwrap();
+}

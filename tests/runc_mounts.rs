@@ -276,3 +276,31 @@ fn mount_label_without_selinux_masks_directories() {
     );
     assert_eq!(out, "1\n");
 }
+
+/// A bind's own propagation option applies to it, in the order given
+/// (idmap.bats "propagation flag"): `shared` makes a peer group, and a
+/// later `private` undoes an earlier `shared`.
+#[test]
+fn bind_propagation_options_apply() {
+    let env = Env::new();
+    let src = env.dir.path().join("propsrc");
+    std::fs::create_dir_all(&src).unwrap();
+    let s = src.to_str().unwrap().to_string();
+    add_mount(
+        &env,
+        json!({"destination": "/mnt/shared", "type": "bind", "source": s, "options": ["bind", "shared"]}),
+    );
+    add_mount(
+        &env,
+        json!({"destination": "/mnt/undone", "type": "bind", "source": s, "options": ["bind", "shared", "private"]}),
+    );
+    let info = run_sh(&env, "bindprop", "cat /proc/self/mountinfo");
+    let line = |dest: &str| {
+        info.lines()
+            .find(|l| l.split(' ').nth(4) == Some(dest))
+            .unwrap_or_else(|| panic!("{dest} not mounted: {info}"))
+            .to_string()
+    };
+    assert!(line("/mnt/shared").contains(" shared:"), "{info}");
+    assert!(!line("/mnt/undone").contains(" shared:"), "{info}");
+}

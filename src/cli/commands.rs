@@ -306,6 +306,7 @@ fn exec_process(root: &StateRoot, a: ExecArgs) -> Result<i32> {
         no_new_privs: a.no_new_privs,
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
+        cgroups: a.cgroup.clone(),
     };
     let pid = exec::exec(root, &opts)?;
     if a.detach {

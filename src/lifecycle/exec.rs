@@ -38,6 +38,8 @@ pub struct ExecOpts {
     pub no_new_privs: bool,
     pub preserve_fds: i32,
     pub ignore_paused: bool,
+    /// `--cgroup [CONTROLLERS:]PATH`: sub-cgroups to run in (exec_cgroup.rs).
+    pub cgroups: Vec<String>,
 }
 
 pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
@@ -55,6 +57,15 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
         _ => return Err(WardError::NotRunning(opts.id.clone())),
     }
     let policy = seal_for(root, &opts.id)?;
+    let cgroup_dirs = match c.spec() {
+        Ok(cfg) => super::exec_cgroup::resolve(&cfg.cgroup_path, &opts.cgroups)?,
+        Err(_) if opts.cgroups.is_empty() => None,
+        Err(e) => {
+            return Err(WardError::Invalid(format!(
+                "exec --cgroup: reading the container's cgroup path: {e}"
+            )))
+        }
+    };
     let filter = match std::fs::read(root.spec_filter_file(&opts.id)) {
         Ok(b) => Some(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -120,7 +131,8 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
     .with_container_args(opts.args.clone())
     .with_capabilities(caps)
     .with_additional_gids(opts.additional_gids.clone())
-    .with_ignore_paused(opts.ignore_paused);
+    .with_ignore_paused(opts.ignore_paused)
+    .with_cgroup_dirs(cgroup_dirs);
     if let Some((uid, gid)) = opts.user {
         b = b.with_user(Some(uid)).with_group(gid);
     }

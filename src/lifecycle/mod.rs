@@ -4,6 +4,7 @@ mod cgroup_path;
 pub mod create;
 pub(crate) mod creator;
 pub mod exec;
+mod exec_cgroup;
 mod host_mounts;
 pub mod info;
 pub mod ops;

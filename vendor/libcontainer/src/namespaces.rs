@@ -109,6 +109,21 @@ fn open_ns_file(path: &std::path::Path) -> Result<OwnedFd> {
     Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
 
+// ward patch (runc #4390): namespaces given by path that are not owned by the
+// user namespace the container joins (a netns made on the host, say) cannot
+// be joined after setns(user): the process holds no capability over them
+// there. They are joined first, while still privileged in the initial user
+// namespace; those joined are listed here so the later pass skips them (the
+// cloned init inherits both the namespaces and this copy of the list).
+static JOINED_EARLY: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn joined_early(path: &std::path::Path) -> bool {
+    JOINED_EARLY
+        .lock()
+        .map(|j| j.iter().any(|p| p == path))
+        .unwrap_or(false)
+}
+
 fn take_preopened(path: &std::path::Path) -> Option<OwnedFd> {
     let mut open = PREOPENED.lock().ok()?;
     let i = open.iter().position(|(p, _)| p == path)?;
@@ -131,6 +146,40 @@ impl Namespaces {
         Ok(())
     }
 
+    /// Joins, before the user namespace, each uts/ipc/net/cgroup namespace
+    /// given by path (see JOINED_EARLY). Best effort: one that cannot be
+    /// joined yet is joined after the user namespace, as before.
+    pub fn join_before_userns(&self) {
+        for flag in [
+            CloneFlags::CLONE_NEWUTS,
+            CloneFlags::CLONE_NEWIPC,
+            CloneFlags::CLONE_NEWNET,
+            CloneFlags::CLONE_NEWCGROUP,
+        ] {
+            let Some(path) = self.namespace_map.get(&flag).and_then(|ns| ns.path().clone())
+            else {
+                continue;
+            };
+            let fd = {
+                let Ok(open) = PREOPENED.lock() else { return };
+                open.iter()
+                    .find(|(p, _)| *p == path)
+                    .and_then(|(_, fd)| fd.try_clone().ok())
+            };
+            let Some(fd) = fd.or_else(|| open_ns_file(&path).ok()) else {
+                continue;
+            };
+            match self.command.set_ns(fd.as_raw_fd(), flag) {
+                Ok(()) => {
+                    if let Ok(mut j) = JOINED_EARLY.lock() {
+                        j.push(path);
+                    }
+                }
+                Err(err) => tracing::debug!(?err, ?path, "joining after the user namespace"),
+            }
+        }
+    }
+
     pub fn apply_namespaces<F: Fn(CloneFlags) -> bool>(&self, filter: F) -> Result<()> {
         let to_enter: Vec<(&CloneFlags, &LinuxNamespace)> = ORDERED_NAMESPACES
             .iter()
@@ -147,6 +196,7 @@ impl Namespaces {
     pub fn unshare_or_setns(&self, namespace: &LinuxNamespace) -> Result<()> {
         tracing::debug!("unshare or setns: {:?}", namespace);
         match namespace.path() {
+            Some(path) if joined_early(path) => {}
             Some(path) => {
                 let fd = match take_preopened(path) {
                     Some(fd) => fd,

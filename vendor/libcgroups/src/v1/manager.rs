@@ -34,12 +34,16 @@ pub struct Manager {
     subsystems: HashMap<CtrlType, PathBuf>,
     /// ward patch: on a hybrid host, the container's directory in the cgroup2
     /// hierarchy mounted at /sys/fs/cgroup/unified (no controllers; systemd
-    /// tracks processes there). runc puts the container there too.
-    unified: Option<PathBuf>,
+    /// tracks processes there). runc puts the container there too. Also the
+    /// named `name=systemd` v1 hierarchy (runc joins it as well; without it
+    /// /proc/PID/cgroup shows the container in "/" there).
+    unified: Vec<PathBuf>,
 }
 
 /// Where a hybrid host mounts its controller-less cgroup2 hierarchy.
 const HYBRID_UNIFIED: &str = "/sys/fs/cgroup/unified";
+/// Where a systemd host mounts its named v1 hierarchy (no controllers).
+const NAMED_SYSTEMD: &str = "/sys/fs/cgroup/systemd";
 
 #[derive(thiserror::Error, Debug)]
 pub enum V1ManagerError {
@@ -89,6 +93,27 @@ pub enum V1ManagerError {
     MemoryStats(#[from] V1MemoryStatsError),
 }
 
+/// Removes every sub-cgroup of `dir`, deepest first, killing what is in
+/// them; best effort (the parent's removal reports what is left).
+fn remove_children(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let child = e.path();
+        remove_children(&child);
+        if let Ok(procs) = fs::read_to_string(child.join(CGROUP_PROCS)) {
+            for pid in procs.lines().filter_map(|l| l.parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+            }
+        }
+        let _ = common::delete_with_retry(&child, 4, Duration::from_millis(100));
+    }
+}
+
 impl Manager {
     /// Constructs a new cgroup manager with cgroups_path being relative to the root of the subsystem
     pub fn new(cgroup_path: &Path) -> Result<Self, V1ManagerError> {
@@ -113,12 +138,12 @@ impl Manager {
             }
         }
 
-        let unified = Path::new(HYBRID_UNIFIED)
-            .join("cgroup.controllers")
-            .exists()
-            .then(|| PathBuf::from(HYBRID_UNIFIED).join_safely(cgroup_path).ok())
-            .flatten()
-            .filter(|_| !cgroup_path.as_os_str().is_empty());
+        let unified = [(HYBRID_UNIFIED, "cgroup.controllers"), (NAMED_SYSTEMD, "tasks")]
+            .into_iter()
+            .filter(|_| !cgroup_path.as_os_str().is_empty())
+            .filter(|(root, marker)| Path::new(root).join(marker).exists())
+            .filter_map(|(root, _)| PathBuf::from(root).join_safely(cgroup_path).ok())
+            .collect();
         Ok(Manager {
             subsystems,
             unified,
@@ -127,8 +152,8 @@ impl Manager {
 
     /// Best effort, as a hybrid host's cgroup2 tree carries no limits: a
     /// failure there is logged, never fatal.
-    fn unified_step(&self, what: &str, f: impl FnOnce(&Path) -> std::io::Result<()>) {
-        if let Some(u) = &self.unified {
+    fn unified_step(&self, what: &str, f: impl Fn(&Path) -> std::io::Result<()>) {
+        for u in &self.unified {
             if let Err(err) = f(u) {
                 tracing::debug!(?err, path = ?u, "hybrid cgroup2 {what} failed");
             }
@@ -311,10 +336,15 @@ impl CgroupManager for Manager {
                     .wrap_other(&procs_path)?;
                 let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
             }
+            // ward patch: sub-cgroups (made in the container, or by hand for
+            // `exec --cgroup`) go first, as runc removes them; rmdir of a
+            // cgroup with children fails.
+            remove_children(cgroup_path);
             common::delete_with_retry(cgroup_path, 4, Duration::from_millis(100))?;
         }
         self.unified_step("remove", |u| {
             if u.exists() {
+                remove_children(u);
                 common::delete_with_retry(u, 4, Duration::from_millis(100))
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
             }

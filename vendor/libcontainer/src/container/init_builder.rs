@@ -133,6 +133,7 @@ impl InitContainerBuilder {
             stderr: self.base.stderr,
             as_sibling: self.as_sibling,
             sub_cgroup_path: None,
+            join_cgroup_dirs: None,
             process_label: None,
         };
 

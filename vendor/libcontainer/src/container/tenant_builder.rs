@@ -55,6 +55,7 @@ pub struct TenantContainerBuilder {
     group: Option<u32>,
     ignore_paused: bool,
     sub_cgroup: Option<String>,
+    join_cgroup_dirs: Option<Vec<(PathBuf, bool)>>,
     process_label: Option<String>,
     apparmor: Option<String>,
     terminal: bool,
@@ -155,6 +156,7 @@ impl TenantContainerBuilder {
             group: None,
             ignore_paused: false,
             sub_cgroup: None,
+            join_cgroup_dirs: None,
             process_label: None,
             apparmor: None,
             terminal: false,
@@ -238,6 +240,13 @@ impl TenantContainerBuilder {
         self
     }
 
+    /// ward: join exactly these cgroup directories (path, required), as
+    /// resolved from `exec --cgroup`; see ContainerArgs::join_cgroup_dirs.
+    pub fn with_cgroup_dirs(mut self, dirs: Option<Vec<(PathBuf, bool)>>) -> Self {
+        self.join_cgroup_dirs = dirs;
+        self
+    }
+
     pub fn with_process_label(mut self, process_label: Option<String>) -> Self {
         self.process_label = process_label;
         self
@@ -297,6 +306,7 @@ impl TenantContainerBuilder {
             stderr: self.base.stderr,
             as_sibling: self.as_sibling,
             sub_cgroup_path: self.sub_cgroup,
+            join_cgroup_dirs: self.join_cgroup_dirs,
             process_label: self.process_label,
         };
 

@@ -55,4 +55,8 @@ pub struct ContainerArgs {
     /// File path used to communicate the PID of the
     /// container process to the higher-level runtime.
     pub pid_file: Option<PathBuf>,
+    /// ward: an exec's `--cgroup` choices, resolved by ward to one directory
+    /// per hierarchy (required, or best effort: a hierarchy without limits).
+    /// When set, the process joins exactly these instead of the container's.
+    pub join_cgroup_dirs: Option<Vec<(PathBuf, bool)>>,
 }

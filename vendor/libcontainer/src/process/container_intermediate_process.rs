@@ -85,11 +85,14 @@ pub fn container_intermediate_process(
     // the cgroup namespace.
     // ward patch: rootless on cgroup v1 has no delegated hierarchy; like runc,
     // run without cgroups rather than fail.
-    let applied = apply_cgroups(
-        &cgroup_manager,
-        linux.resources().as_ref(),
-        matches!(args.container_type, ContainerType::InitContainer),
-    );
+    let applied = match &args.join_cgroup_dirs {
+        Some(dirs) => join_cgroup_dirs(dirs),
+        None => apply_cgroups(
+            &cgroup_manager,
+            linux.resources().as_ref(),
+            matches!(args.container_type, ContainerType::InitContainer),
+        ),
+    };
     crate::ward_profile::mark("intermediate: joined cgroups, resources applied");
     match applied {
         Err(err) if rootless => {
@@ -118,6 +121,7 @@ pub fn container_intermediate_process(
     // ward patch: see namespaces::PREOPENED.
     namespaces.preopen_paths()?;
     if let Some(user_namespace) = namespaces.get(LinuxNamespaceType::User)? {
+        namespaces.join_before_userns();
         setup_userns(
             &namespaces,
             user_namespace,
@@ -329,6 +333,30 @@ fn setup_time_offsets(sender: &mut MainSender, receiver: &mut IntermediateReceiv
         ))
     })?;
 
+    Ok(())
+}
+
+/// ward: an exec's `--cgroup` choices: this process (the init is its child)
+/// moves into each directory; a best-effort one (hierarchy without limits)
+/// that does not exist leaves this process where it is in that hierarchy.
+/// runc's words, which its tests match: "adding pid N to cgroups".
+fn join_cgroup_dirs(dirs: &[(std::path::PathBuf, bool)]) -> Result<()> {
+    let pid = getpid();
+    for (dir, required) in dirs {
+        let procs = dir.join("cgroup.procs");
+        match std::fs::write(&procs, pid.as_raw().to_string()) {
+            Ok(()) => {}
+            Err(e) if !required => {
+                tracing::debug!(?e, ?procs, "optional cgroup join failed");
+            }
+            Err(e) => {
+                return Err(IntermediateProcessError::Cgroup(format!(
+                    "adding pid {pid} to cgroups: write {}: {e}",
+                    procs.display()
+                )));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -146,6 +146,28 @@ impl Default for Mount {
     }
 }
 
+/// A bind mount's propagation options in order: (MS_* flag, recursive).
+fn bind_propagation(m: &SpecMount) -> Vec<(u64, bool)> {
+    m.options()
+        .iter()
+        .flatten()
+        .filter_map(|o| {
+            let (flag, rec) = match o.as_str() {
+                "shared" => (MsFlags::MS_SHARED, false),
+                "rshared" => (MsFlags::MS_SHARED, true),
+                "slave" => (MsFlags::MS_SLAVE, false),
+                "rslave" => (MsFlags::MS_SLAVE, true),
+                "private" => (MsFlags::MS_PRIVATE, false),
+                "rprivate" => (MsFlags::MS_PRIVATE, true),
+                "unbindable" => (MsFlags::MS_UNBINDABLE, false),
+                "runbindable" => (MsFlags::MS_UNBINDABLE, true),
+                _ => return None,
+            };
+            Some((flag.bits() as u64, rec))
+        })
+        .collect()
+}
+
 impl Mount {
     pub fn new() -> Mount {
         Mount {
@@ -794,6 +816,25 @@ impl Mount {
                 None,
                 linux::MOVE_MOUNT_T_EMPTY_PATH | linux::MOVE_MOUNT_F_EMPTY_PATH,
             )?;
+
+            // ward patch: the bind's own propagation options (shared, rslave,
+            // ...), in order, on the mount now attached, as runc applies them.
+            for (propagation, recursive) in bind_propagation(m) {
+                let attr = linux::MountAttr {
+                    attr_set: 0,
+                    attr_clr: 0,
+                    propagation,
+                    userns_fd: 0,
+                };
+                let rec = if recursive { linux::AT_RECURSIVE } else { 0 };
+                self.syscall.mount_setattr(
+                    mount_fd,
+                    Path::new(""),
+                    linux::AT_EMPTY_PATH | rec,
+                    &attr,
+                    mem::size_of::<linux::MountAttr>(),
+                )?;
+            }
         } else {
             let mount_fn = || -> std::result::Result<(), SyscallError> {
                 // fsopen

@@ -124,7 +124,9 @@ pub fn container_init_process(
                 "createContainer",
                 hooks.create_container().as_ref(),
                 ctx.container.map(|c| &c.state),
-                None,
+                // ward patch: in the container's root, as runc (hooks
+                // written for runc use paths relative to it).
+                Some(ctx.rootfs),
                 None,
                 None,
             )
