@@ -5,32 +5,14 @@ use std::path::Path;
 
 use oci_spec::runtime::{Mount, MountBuilder, Spec};
 
-/// runc's default masked paths, plus the few it leaves reachable.
-pub const MASKED: &[&str] = &[
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
+use crate::specgen::{RUNC_MASKED, RUNC_READONLY};
+
+/// Masked beyond runc's defaults: what runc leaves reachable.
+const EXTRA_MASKED: &[&str] = &[
     "/proc/sysrq-trigger",
-    "/sys/firmware",
     "/sys/devices/virtual/powercap",
-    "/sys/devices/virtual/tpm",
     "/sys/kernel/debug",
     "/sys/kernel/security",
-];
-
-/// runc's default read-only paths.
-pub const READONLY: &[&str] = &[
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
 ];
 
 /// Writable scratch space a read-only rootfs still needs.
@@ -39,17 +21,17 @@ const SCRATCH: &[(&str, &str)] = &[("/tmp", "mode=1777"), ("/run", "mode=755")];
 /// Unions the spec's masked/read-only lists with ward's; returns the final lists.
 pub fn harden_proc_sys(spec: &mut Spec) -> (Vec<String>, Vec<String>) {
     let mut linux = spec.linux().clone().unwrap_or_default();
-    let union = |theirs: &Option<Vec<String>>, ours: &[&str]| {
+    let union = |theirs: &Option<Vec<String>>, ours: &[&[&str]]| {
         let mut v: Vec<String> = theirs.clone().unwrap_or_default();
-        for p in ours {
+        for p in ours.iter().flat_map(|l| l.iter()) {
             if !v.iter().any(|x| x == p) {
                 v.push((*p).to_string());
             }
         }
         v
     };
-    let masked = union(linux.masked_paths(), MASKED);
-    let ro = union(linux.readonly_paths(), READONLY);
+    let masked = union(linux.masked_paths(), &[RUNC_MASKED, EXTRA_MASKED]);
+    let ro = union(linux.readonly_paths(), &[RUNC_READONLY]);
     linux
         .set_masked_paths(Some(masked.clone()))
         .set_readonly_paths(Some(ro.clone()));
