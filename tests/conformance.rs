@@ -283,16 +283,7 @@ fn spec_userns_over_an_image_without_tmp_runs_with_defaults() {
     let rootfs = env.bundle.join("rootfs");
     std::fs::remove_dir(rootfs.join("tmp")).unwrap();
     std::fs::remove_dir(rootfs.join("run")).unwrap();
-    env.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        c["linux"]["uidMappings"] =
-            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 1000}]);
-        c["linux"]["gidMappings"] =
-            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 1000}]);
-    });
+    env.own_userns(1000);
     env.args(&[
         "sh",
         "-c",

@@ -138,16 +138,7 @@ fn landlock_relaxed_still_applies_the_spec_ruleset() {
 fn userns_relaxed_keeps_the_spec_user_namespace() {
     let env = Env::new();
     env.annotate("run.ward.userns", "host");
-    env.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        c["linux"]["uidMappings"] =
-            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 1000}]);
-        c["linux"]["gidMappings"] =
-            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 1000}]);
-    });
+    env.own_userns(1000);
     let out = run_sh(&env, "userns-spec", "cat /proc/self/uid_map");
     let m: Vec<&str> = out.split_whitespace().collect();
     assert_eq!(m, vec!["0", "3000000000", "1000"], "{out}");

@@ -717,16 +717,7 @@ fn exec_joins_sub_cgroups() {
 fn joins_external_userns_and_a_netns_it_does_not_own() {
     let owner = Env::new();
     owner.annotate("run.ward.userns", "host");
-    owner.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        c["linux"]["uidMappings"] =
-            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 65536}]);
-        c["linux"]["gidMappings"] =
-            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 65536}]);
-    });
+    owner.own_userns(65536);
     let a = owner.id("usernsowner");
     owner.start(&a);
     let userns = format!("/proc/{}/ns/user", owner.pid(&a));

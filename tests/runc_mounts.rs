@@ -181,14 +181,7 @@ fn inaccessible_bind_sources_under_the_spec_user_namespace() {
     // (the mount point exists: the mapped root could not create it)
     std::fs::create_dir(env.bundle.join("rootfs/data")).unwrap();
     env.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(json!({"type": "user"}));
-        c["linux"]["uidMappings"] =
-            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 65536}]);
-        c["linux"]["gidMappings"] =
-            json!([{"containerID": 0, "hostID": 3000000000u32, "size": 65536}]);
+        add_own_userns(c, 65536);
         c["mounts"].as_array_mut().unwrap().push(
             json!({"destination": "/data", "type": "bind", "source": src, "options": ["rbind", "ro"]}),
         );

@@ -150,16 +150,7 @@ fn relaxation_restores_host_ids() {
 #[test]
 fn spec_mappings_are_honoured_and_bad_ones_rejected() {
     let env = Env::new();
-    env.edit(|c| {
-        c["linux"]["namespaces"]
-            .as_array_mut()
-            .unwrap()
-            .push(serde_json::json!({"type": "user"}));
-        c["linux"]["uidMappings"] =
-            serde_json::json!([{"containerID": 0, "hostID": 3000000000u32, "size": 1000}]);
-        c["linux"]["gidMappings"] =
-            serde_json::json!([{"containerID": 0, "hostID": 3000000000u32, "size": 1000}]);
-    });
+    env.own_userns(1000);
     env.args(&["cat", "/proc/self/uid_map"]);
     let id = env.id("specmap");
     let out = env.run(&id);

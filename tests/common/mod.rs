@@ -87,6 +87,12 @@ impl Env {
         serde_json::from_slice(&std::fs::read(self.bundle.join("config.json")).unwrap()).unwrap()
     }
 
+    /// The spec brings its own user namespace: container ids 0..size mapped
+    /// at host id 3000000000 (outside ward's pool), uids and gids alike.
+    pub fn own_userns(&self, size: u32) {
+        self.edit(|c| add_own_userns(c, size));
+    }
+
     pub fn edit(&self, f: impl FnOnce(&mut Value)) {
         let mut c = self.config();
         f(&mut c);
@@ -426,4 +432,15 @@ impl Drop for CgroupTree {
             }
         }
     }
+}
+
+/// `Env::own_userns` on a config being edited (with other changes).
+pub fn add_own_userns(c: &mut Value, size: u32) {
+    c["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "user"}));
+    let map = serde_json::json!([{"containerID": 0, "hostID": 3000000000u32, "size": size}]);
+    c["linux"]["uidMappings"] = map.clone();
+    c["linux"]["gidMappings"] = map;
 }
