@@ -50,21 +50,13 @@ impl CpuSet {
         }
 
         if let Some(cpus) = cpu.cpus() {
-            let cpu_mask: Vec<_> = to_bitmask(cpus)
-                .map_err(SystemdCpuSetError::CpusBitmask)?
-                .into_iter()
-                .map(|v| v as u64)
-                .collect();
-            properties.insert(ALLOWED_CPUS, Variant::ArrayU64(cpu_mask));
+            let cpu_mask = to_bitmask(cpus).map_err(SystemdCpuSetError::CpusBitmask)?;
+            properties.insert(ALLOWED_CPUS, Variant::ArrayU8(cpu_mask));
         }
 
         if let Some(mems) = cpu.mems() {
-            let mems_mask: Vec<_> = to_bitmask(mems)
-                .map_err(SystemdCpuSetError::MemoryNodesBitmask)?
-                .into_iter()
-                .map(|v| v as u64)
-                .collect();
-            properties.insert(ALLOWED_NODES, Variant::ArrayU64(mems_mask));
+            let mems_mask = to_bitmask(mems).map_err(SystemdCpuSetError::MemoryNodesBitmask)?;
+            properties.insert(ALLOWED_NODES, Variant::ArrayU8(mems_mask));
         }
 
         Ok(())
@@ -122,14 +114,20 @@ pub fn to_bitmask(range: &str) -> Result<Vec<u8>, BitmaskError> {
         }
     }
 
-    // systemd expects a sequence of bytes with no leading zeros, otherwise the values will not be set
-    // with no error message
-    Ok(bitset
-        .as_slice()
-        .iter()
-        .flat_map(|b| b.to_be_bytes())
-        .skip_while(|b| *b == 0u8)
-        .collect())
+    // ward: systemd's layout (cpu_set_to_dbus, and runc's RangeToBits): byte
+    // i holds CPUs 8i..8i+7, lowest bit first, no trailing zero bytes; an
+    // empty set is one zero byte.
+    let mut out = vec![0u8; bitset.len().div_ceil(8)];
+    for i in bitset.ones() {
+        out[i / 8] |= 1 << (i % 8);
+    }
+    while out.len() > 1 && out.last() == Some(&0) {
+        out.pop();
+    }
+    if out.is_empty() {
+        out.push(0);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -201,9 +199,7 @@ mod tests {
 
         let bitmask = to_bitmask(cpus).context("to bitmask")?;
 
-        assert_eq!(bitmask.len(), 2);
-        assert_eq!(bitmask[0], 6);
-        assert_eq!(bitmask[1], 157);
+        assert_eq!(bitmask, vec![157, 6], "CPUs 0-7 first, as systemd reads it");
         Ok(())
     }
 
@@ -212,9 +208,7 @@ mod tests {
         let cpus = "0, 2- 4,,7   ,,9-10"; // 0000 0110 1001 1101
 
         let bitmask = to_bitmask(cpus).context("to bitmask")?;
-        assert_eq!(bitmask.len(), 2);
-        assert_eq!(bitmask[0], 6);
-        assert_eq!(bitmask[1], 157);
+        assert_eq!(bitmask, vec![157, 6]);
 
         Ok(())
     }
@@ -249,12 +243,12 @@ mod tests {
         assert!(properties.contains_key(ALLOWED_CPUS));
         let cpus = properties.get(ALLOWED_CPUS).unwrap();
         let v = recast!(cpus, Variant)?;
-        assert!(matches!(v, Variant::ArrayU64(_)));
+        assert!(matches!(v, Variant::ArrayU8(_)));
 
         assert!(properties.contains_key(ALLOWED_NODES));
         let mems = properties.get(ALLOWED_NODES).unwrap();
         let v = recast!(mems, Variant)?;
-        assert!(matches!(v, Variant::ArrayU64(_)));
+        assert!(matches!(v, Variant::ArrayU8(_)));
 
         Ok(())
     }

@@ -102,11 +102,7 @@ impl Unified {
                         return Err(SystemdUnifiedError::OldSystemd(cpuset.into()));
                     }
 
-                    let bitmask: Vec<u64> = to_bitmask(value)
-                        .map_err(SystemdUnifiedError::CpuSetCpu)?
-                        .into_iter()
-                        .map(|v| v as u64)
-                        .collect();
+                    let bitmask = to_bitmask(value).map_err(SystemdUnifiedError::CpuSetCpu)?;
 
                     let systemd_cpuset = match cpuset {
                         "cpuset.cpus" => cpuset::ALLOWED_CPUS,
@@ -114,7 +110,7 @@ impl Unified {
                         file_name => unreachable!("{} was not matched", file_name),
                     };
 
-                    properties.insert(systemd_cpuset, Variant::ArrayU64(bitmask));
+                    properties.insert(systemd_cpuset, Variant::ArrayU8(bitmask));
                 }
                 memory @ ("memory.min" | "memory.low" | "memory.high" | "memory.max") => {
                     let value =
@@ -179,8 +175,8 @@ mod tests {
 
         let mut expected: HashMap<&str, Variant> = HashMap::new();
         expected.insert(cpu::CPU_WEIGHT, Variant::U64(1204));
-        expected.insert(cpuset::ALLOWED_CPUS, Variant::ArrayU64(vec![15u64]));
-        expected.insert(cpuset::ALLOWED_NODES, Variant::ArrayU64(vec![15u64]));
+        expected.insert(cpuset::ALLOWED_CPUS, Variant::ArrayU8(vec![15u8]));
+        expected.insert(cpuset::ALLOWED_NODES, Variant::ArrayU8(vec![15u8]));
         expected.insert(memory::MEMORY_MIN, Variant::U64(100000u64));
         expected.insert(memory::MEMORY_LOW, Variant::U64(200000u64));
         expected.insert(memory::MEMORY_HIGH, Variant::U64(300000u64));

@@ -36,6 +36,9 @@ pub enum Variant {
     ArrayU32(Vec<u32>),
     // at
     ArrayU64(Vec<u64>),
+    // ay (ward: systemd's AllowedCPUs/AllowedMemoryNodes are byte arrays;
+    // sent as `at` they failed with "Unexpected message contents")
+    ArrayU8(Vec<u8>),
     // a(st)
     ArrayStructU64(Vec<Structure<u64>>),
 }
@@ -438,6 +441,14 @@ impl DbusSerialize for Variant {
                 buf.push(0);
                 v.serialize(buf);
             }
+            Self::ArrayU8(v) => {
+                let sub_type = <Vec<u8>>::get_signature();
+                let signature_length = sub_type.len() as u8; // signature length must be < 256
+                buf.push(signature_length);
+                buf.extend_from_slice(sub_type.as_bytes());
+                buf.push(0);
+                v.serialize(buf);
+            }
             Self::Bool(b) => {
                 let sub_type = bool::get_signature();
                 let signature_length = sub_type.len() as u8; // signature length must be < 256
@@ -485,6 +496,7 @@ impl DbusSerialize for Variant {
         let bool_signature = bool::get_signature();
         let vec32_signature = <Vec<u32>>::get_signature();
         let vec64_signature = <Vec<u64>>::get_signature();
+        let vec8_signature = <Vec<u8>>::get_signature();
         let u64_signature = u64::get_signature();
         let vec_struct_u64_signature = <Vec<Structure<u64>>>::get_signature();
         if signature == string_signature {
@@ -495,6 +507,8 @@ impl DbusSerialize for Variant {
             Ok(Self::ArrayU32(<Vec<u32>>::deserialize(buf, counter)?))
         } else if signature == vec64_signature {
             Ok(Self::ArrayU64(<Vec<u64>>::deserialize(buf, counter)?))
+        } else if signature == vec8_signature {
+            Ok(Self::ArrayU8(<Vec<u8>>::deserialize(buf, counter)?))
         } else if signature == u64_signature {
             Ok(Self::U64(u64::deserialize(buf, counter)?))
         } else if signature == vec_struct_u64_signature {
