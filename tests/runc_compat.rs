@@ -220,7 +220,12 @@ fn create_refuses_a_frozen_cgroup() {
 fn create_refuses_a_cgroup_in_use() {
     let tree = cgroup_top("shared");
     let env = Env::new();
-    let (path, first) = cgroup_path(&env, &tree, "shared");
+    let (mut path, first) = cgroup_path(&env, &tree, "shared");
+    if systemd_driver() {
+        // The systemd driver takes a unit, not a directory: both containers
+        // name the same scope.
+        path = format!("system.slice:{}:{first}", tree.0);
+    }
     env.edit(|c| c["linux"]["cgroupsPath"] = path.clone().into());
     env.start(&first);
     let pid = env.pid(&first);

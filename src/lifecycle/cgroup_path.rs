@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use libcgroups::common::CgroupManager;
-
 use crate::error::{Result, WardError};
 
 /// The cgroup path libcontainer gets for this container. With the systemd
@@ -36,27 +34,24 @@ pub fn effective(spec: Option<&Path>, id: &str, systemd: bool) -> Result<PathBuf
 }
 
 /// Refuses a cgroup a new container cannot be put in, with runc's words: one
-/// that already holds processes (another container's), or one frozen in
-/// advance (its init would hang in the freezer, and `run -d` with it). Only the
-/// cgroupfs driver names a directory that can exist before the create.
-pub fn check_unused(path: &Path, id: &str, systemd: bool) -> Result<()> {
-    if systemd {
+/// that already holds processes (another container's, or one of the same ID
+/// under another state root, whose systemd scope would be shared), or one
+/// frozen in advance (its init would hang in the freezer, and `run -d` with
+/// it). A cgroup that does not exist yet is unused.
+pub fn check_unused(path: &Path, systemd: bool) -> Result<()> {
+    let Some(dir) = directory(path, systemd) else {
         return Ok(());
+    };
+    // Read where the processes are listed; no manager is built for this.
+    let n = libcgroups::common::get_all_pids(&dir)
+        .map(|p| p.len())
+        .unwrap_or(0);
+    if n > 0 {
+        return Err(WardError::Invalid(format!(
+            "container's cgroup is not empty: {n} process(es) found"
+        )));
     }
-    if let Ok(m) = libcgroups::common::create_cgroup_manager(libcgroups::common::CgroupConfig {
-        cgroup_path: path.to_path_buf(),
-        systemd_cgroup: false,
-        container_name: id.to_string(),
-    }) {
-        // An error here is a cgroup that does not exist yet: nothing in it.
-        let n = m.get_all_pids().map(|p| p.len()).unwrap_or(0);
-        if n > 0 {
-            return Err(WardError::Invalid(format!(
-                "container's cgroup is not empty: {n} process(es) found"
-            )));
-        }
-    }
-    if frozen(path) {
+    if frozen(&dir, systemd) {
         return Err(WardError::Invalid(
             "container's cgroup unexpectedly frozen".into(),
         ));
@@ -64,26 +59,94 @@ pub fn check_unused(path: &Path, id: &str, systemd: bool) -> Result<()> {
     Ok(())
 }
 
-/// The cgroup's freezer says frozen (v1 `freezer.state` FROZEN or FREEZING,
-/// v2 `cgroup.freeze` 1); a missing cgroup or freezer is not frozen.
-fn frozen(path: &Path) -> bool {
+/// The host directory of the cgroup `path` names: with the systemd driver,
+/// the unit's directory under the manager's own cgroup (no D-Bus call: the
+/// names map to directories as systemd lays them out); with cgroupfs, the
+/// v2 directory or the v1 devices hierarchy's (where libcgroups lists a
+/// v1 container's processes). None where there is no such hierarchy.
+fn directory(path: &Path, systemd: bool) -> Option<PathBuf> {
     use libcgroups::common::{get_cgroup_setup, CgroupSetup, DEFAULT_CGROUP_ROOT};
+    let unified = matches!(get_cgroup_setup(), Ok(CgroupSetup::Unified));
+    if systemd {
+        if !unified {
+            return None;
+        }
+        let rel = unit_directory(path, nix::unistd::geteuid().as_raw())?;
+        return Some(Path::new(DEFAULT_CGROUP_ROOT).join(rel));
+    }
     let rel = path.strip_prefix("/").unwrap_or(path);
-    match get_cgroup_setup() {
-        Ok(CgroupSetup::Unified) => std::fs::read_to_string(
-            Path::new(DEFAULT_CGROUP_ROOT)
-                .join(rel)
-                .join("cgroup.freeze"),
-        )
-        .is_ok_and(|s| s.trim() == "1"),
-        Ok(_) => libcgroups::v1::util::get_subsystem_mount_point(
-            &libcgroups::v1::ControllerType::Freezer,
-        )
+    if unified {
+        return Some(Path::new(DEFAULT_CGROUP_ROOT).join(rel));
+    }
+    libcgroups::v1::util::get_subsystem_mount_point(&libcgroups::v1::ControllerType::Devices)
+        .ok()
+        .map(|m| m.join(rel))
+}
+
+/// `[slice:]prefix:name` as a directory relative to the cgroup root, as
+/// systemd places the unit: the slice expanded (`a-b.slice` ->
+/// `a.slice/a-b.slice`), then `prefix-name.scope` (or the name itself when
+/// it is a slice), under the system manager's root or a rootless user's
+/// `user@UID.service`. None for a name systemd would refuse.
+fn unit_directory(path: &Path, uid: u32) -> Option<PathBuf> {
+    let s = path.to_str()?;
+    let parts: Vec<&str> = s.split(':').collect();
+    let (parent, prefix, name) = match parts.as_slice() {
+        [parent, prefix, name] => (*parent, *prefix, *name),
+        [prefix, name] => ("", *prefix, *name),
+        _ => return None,
+    };
+    let parent = match parent {
+        "" => default_slice(uid == 0),
+        p => p,
+    };
+    let mut dir = if uid == 0 {
+        PathBuf::new()
+    } else {
+        PathBuf::from(format!("user.slice/user-{uid}.slice/user@{uid}.service"))
+    };
+    let stem = parent.strip_suffix(".slice")?;
+    if stem != "-" {
+        let mut acc = String::new();
+        for part in stem.split('-') {
+            if part.is_empty() {
+                return None;
+            }
+            acc.push_str(part);
+            dir.push(format!("{acc}.slice"));
+            acc.push('-');
+        }
+    }
+    if name.ends_with(".slice") {
+        dir.push(name);
+    } else {
+        dir.push(format!("{prefix}-{name}.scope"));
+    }
+    Some(dir)
+}
+
+/// The cgroup's freezer says frozen (v1 `freezer.state` FROZEN or FREEZING,
+/// v2 `cgroup.freeze` 1); a missing cgroup or freezer is not frozen. `dir`
+/// is the cgroup's directory from [`directory`].
+fn frozen(dir: &Path, systemd: bool) -> bool {
+    use libcgroups::common::{get_cgroup_setup, CgroupSetup};
+    if systemd || matches!(get_cgroup_setup(), Ok(CgroupSetup::Unified)) {
+        return std::fs::read_to_string(dir.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1");
+    }
+    // v1: the same relative path in the freezer hierarchy.
+    let Some(devices) =
+        libcgroups::v1::util::get_subsystem_mount_point(&libcgroups::v1::ControllerType::Devices)
+            .ok()
+    else {
+        return false;
+    };
+    let Ok(rel) = dir.strip_prefix(&devices) else {
+        return false;
+    };
+    libcgroups::v1::util::get_subsystem_mount_point(&libcgroups::v1::ControllerType::Freezer)
         .ok()
         .and_then(|m| std::fs::read_to_string(m.join(rel).join("freezer.state")).ok())
-        .is_some_and(|s| matches!(s.trim(), "FROZEN" | "FREEZING")),
-        Err(_) => false,
-    }
+        .is_some_and(|s| matches!(s.trim(), "FROZEN" | "FREEZING"))
 }
 
 /// `linux.resources.unified` names cgroup v2 files: on a v1 (or hybrid) host
@@ -147,6 +210,32 @@ mod tests {
         assert!(!is_systemd_path(Path::new("/ward/abc")));
         assert!(!is_systemd_path(Path::new("ward/abc")));
         assert!(!is_systemd_path(Path::new("a:b:c:d")));
+    }
+
+    #[test]
+    fn units_map_to_systemds_directories() {
+        let d = |p: &str, uid| unit_directory(Path::new(p), uid).map(|d| d.display().to_string());
+        assert_eq!(
+            d("system.slice:ward:abc", 0).as_deref(),
+            Some("system.slice/ward-abc.scope")
+        );
+        assert_eq!(
+            d("kubepods-besteffort-pod1.slice:cri-containerd:abc", 0).as_deref(),
+            Some(
+                "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-abc.scope"
+            )
+        );
+        assert_eq!(d("-.slice:p:x", 0).as_deref(), Some("p-x.scope"));
+        assert_eq!(
+            d("ward:abc", 0).as_deref(),
+            Some("system.slice/ward-abc.scope")
+        );
+        assert_eq!(
+            d("ward:abc", 1000).as_deref(),
+            Some("user.slice/user-1000.slice/user@1000.service/user.slice/ward-abc.scope")
+        );
+        assert_eq!(d("a--b.slice:p:x", 0), None);
+        assert_eq!(d("notaslice:p:x", 0), None);
     }
 
     #[test]

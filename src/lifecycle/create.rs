@@ -203,7 +203,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             &opts.id,
             opts.systemd_cgroup,
         )?;
-        super::cgroup_path::check_unused(&cgroup, &opts.id, opts.systemd_cgroup)?;
+        super::cgroup_path::check_unused(&cgroup, opts.systemd_cgroup)?;
         super::cgroup_path::check_unified(
             built
                 .spec
