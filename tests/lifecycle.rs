@@ -284,10 +284,11 @@ fn exec_and_kill_in_the_window_before_the_inits_execve() {
     let env = Env::new();
     env.args(&["sleep", "30"]);
     let id = env.id("early-exec");
-    // The init sleeps 2 s between its release by `start` and its execve.
+    // The init sleeps 6 s between its release by `start` and its execve (2 s
+    // was not enough for `start` and `state` under TCG on a loaded host).
     let status = env
         .cmd(&["create", "--bundle", env.bundle.to_str().unwrap(), &id])
-        .env("WARD_TEST_DELAY_AT", "executor:exec:2000")
+        .env("WARD_TEST_DELAY_AT", "executor:exec:6000")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()

@@ -153,11 +153,19 @@ pub fn kill(root: &StateRoot, id: &str, sig: i32, all: bool) -> Result<()> {
     }
     // A frozen process cannot die: thaw after SIGKILL so it does.
     if sig == Signal::SIGKILL as i32 && c.status() == ContainerStatus::Paused {
-        let m = cgroup_manager(&c)?;
-        m.freeze(FreezerState::Thawed)
-            .map_err(cg_err(id, "thawing"))?;
+        thaw_after_kill(&cgroup_manager(&c)?, id)?;
     }
     Ok(())
+}
+
+/// Thaws a cgroup whose processes were just sent SIGKILL. cgroup v2 delivers
+/// a fatal signal to frozen tasks, so they may all be gone already, and with
+/// the systemd driver their emptied scope with them: nothing left to thaw.
+fn thaw_after_kill(m: &libcgroups::common::AnyCgroupManager, id: &str) -> Result<()> {
+    match m.freeze(FreezerState::Thawed) {
+        Err(e) if !cgroup_missing(&e) => Err(cg_err(id, "thawing")(e)),
+        _ => Ok(()),
+    }
 }
 
 /// SIGKILL to every process in the container's cgroup (frozen first, so none
@@ -173,8 +181,7 @@ fn kill_cgroup(c: &Container, id: &str) -> Result<()> {
     for pid in container_pids(c)? {
         let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
     }
-    m.freeze(FreezerState::Thawed)
-        .map_err(cg_err(id, "thawing"))
+    thaw_after_kill(&m, id)
 }
 
 /// The container's spec gives it a pid namespace of its own (listed without
