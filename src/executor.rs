@@ -116,6 +116,24 @@ impl WardExecutor {
     }
 }
 
+/// libcontainer set the environment from a HashMap: put it back in the
+/// spec's order (see env_order.rs) before execve passes it on.
+fn restore_env_order(spec: &Spec) {
+    let spec_env = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.env().as_ref())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let current: Vec<_> = std::env::vars_os().collect();
+    for (k, _) in &current {
+        std::env::remove_var(k);
+    }
+    for (k, v) in crate::env_order::runc_order(spec_env, current) {
+        std::env::set_var(k, v);
+    }
+}
+
 fn take_listener() -> Option<OwnedFd> {
     LISTENER.lock().ok().and_then(|mut l| l.take())
 }
@@ -173,6 +191,7 @@ impl Executor for WardExecutor {
             .collect::<Result<_, _>>()
             .map_err(|_| ExecutorError::Other("process.args contains a NUL byte".into()))?;
         crate::testpoint::delay("executor:exec");
+        restore_env_order(spec);
         // Rust's runtime ignores SIGPIPE in ward, and an ignored signal stays
         // ignored across execve: the program must start with the default
         // (`yes | head` ends yes), as under runc and crun.
