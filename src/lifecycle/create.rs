@@ -57,6 +57,11 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     } else {
         userns_compat::Joined::Nothing
     };
+    if policy::wants_default_userns(&b.spec, &relaxations)
+        && !matches!(joined, userns_compat::Joined::Host(_))
+    {
+        policy::hostns::check_host_pid_ns_under_ward_userns(&b.spec)?;
+    }
     let protected_by_userns = policy::wants_default_userns(&b.spec, &relaxations)
         && !matches!(joined, userns_compat::Joined::Host(_))
         && policy::idmap::expects_userns(plan, kind);
@@ -192,6 +197,10 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 b.rootfs.clone()
             }
         };
+        // The mapping namespace's fd is done with (the id-mapped mounts keep
+        // the namespace alive): closed now, the init cloned below cannot
+        // inherit it (runc's fd-leak check found it in a created init).
+        drop(mapped);
         // Before ward's config names the cgroup: a failed create cleans up
         // the cgroup its config names, and this one may be another's.
         let cgroup = super::cgroup_path::effective(
