@@ -98,6 +98,43 @@ fn created_init_holds_no_namespace_descriptor() {
     env.assert_gone(&id);
 }
 
+/// A bind whose destination leads under /tmp through symlinks in the image
+/// (dangling ones included) lands on ward's scratch tmpfs, visible, not
+/// hidden under it (runc's `bind mount through a dangling symlink` tests;
+/// the same for an image's /etc/resolv.conf -> /run/... link).
+#[test]
+fn bind_through_a_symlink_into_scratch_tmp_stays_visible() {
+    let env = Env::new();
+    let rootfs = env.bundle.join("rootfs");
+    std::os::unix::fs::symlink("/tmp/foo/bar", rootfs.join("jump")).unwrap();
+    std::os::unix::fs::symlink("/jump/baz/hosts", rootfs.join("etc/hosts")).unwrap();
+    std::os::unix::fs::symlink("/run/resolve/stub.conf", rootfs.join("etc/resolv.conf")).unwrap();
+    let src = env.dir.path().join("hosts-src");
+    std::fs::write(&src, "10.0.0.1 bound\n").unwrap();
+    std::fs::set_permissions(&src, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let s = src.to_str().unwrap().to_string();
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/etc/hosts", "type": "bind", "source": s, "options": ["bind"]}));
+        m.push(json!({"destination": "/etc/resolv.conf", "type": "bind", "source": s, "options": ["bind"]}));
+    });
+    let out = run_sh(
+        &env,
+        "symlinkbind",
+        "cat /tmp/foo/bar/baz/hosts /etc/hosts /run/resolve/stub.conf; \
+         grep -c ' /tmp/foo/bar/baz/hosts ' /proc/self/mounts; \
+         grep -c ' /run/resolve/stub.conf ' /proc/self/mounts; \
+         touch /tmp/w && echo tmp-writable",
+    );
+    assert_eq!(
+        out, "10.0.0.1 bound\n10.0.0.1 bound\n10.0.0.1 bound\n1\n1\ntmp-writable\n",
+        "{out}"
+    );
+    // Nothing was created in the image: the mount points are on the tmpfs.
+    assert!(!rootfs.join("tmp/foo").exists());
+    assert!(!rootfs.join("run/resolve").exists());
+}
+
 /// No pid namespace under ward's user namespace: refused before anything is
 /// created, naming the cause and the relaxation (it failed deep in
 /// libcontainer with `prepare rootfs: EPERM`); relaxed, it runs.
