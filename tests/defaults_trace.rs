@@ -164,3 +164,54 @@ fn host_pid_namespace_under_wards_userns_is_refused_clearly() {
     assert_eq!(stdout(&out), "host-pids\n");
     env.assert_gone(&id);
 }
+
+/// `ward features` lists the README's deviations table, row by row: every
+/// row's spec field is one `run.oci.ward.deviation.*` annotation, naming its
+/// relaxation, and there is no annotation without a row.
+#[test]
+fn features_mirror_the_readmes_deviations_table() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = readme
+        .split("| spec field | ward's default | layer | relaxation restoring the spec |")
+        .nth(1)
+        .expect("README has the deviations table");
+    let rows: Vec<(String, String)> = table
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with("| "))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            (cells[0].replace('`', ""), cells[3].to_string())
+        })
+        .collect();
+    assert!(rows.len() >= 10, "{rows:?}");
+    let env = Env::new();
+    let f: serde_json::Value = serde_json::from_str(&env.ok(&["features"])).unwrap();
+    let listed: Vec<String> = f["annotations"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.starts_with("run.oci.ward.deviation."))
+        .map(|(_, v)| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed.len(), rows.len(), "{listed:#?}\n{rows:#?}");
+    for (field, restore) in &rows {
+        let hit: Vec<&String> = listed
+            .iter()
+            .filter(|v| v.starts_with(&format!("{field}: ")))
+            .collect();
+        assert_eq!(hit.len(), 1, "row {field:?}: {listed:#?}");
+        // The relaxation the README names is the one features names.
+        let key = restore
+            .split('`')
+            .nth(1)
+            .unwrap_or_default()
+            .trim_start_matches("run.ward.");
+        assert!(
+            hit[0].contains(key),
+            "row {field:?}: {} lacks {key}",
+            hit[0]
+        );
+    }
+}
