@@ -83,6 +83,13 @@ pub const DEVIATIONS: &[Deviation] = &[
         restore: "run.ward.userns=host",
     },
     Deviation {
+        key: "seccomp-agent-ids",
+        field: "`linux.seccomp.listenerPath` (an agent acting for the container)",
+        default: "an agent's host ids are unmapped in ward's user namespace: files it creates on the container's mounts fail with EOVERFLOW",
+        layers: "userns",
+        restore: "run.ward.userns=host",
+    },
+    Deviation {
         key: "rootfsPropagation",
         field: "`linux.rootfsPropagation`",
         default: "the id-mapped rootfs has no peer group: slave/shared receive nothing",
