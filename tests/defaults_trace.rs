@@ -215,3 +215,44 @@ fn features_mirror_the_readmes_deviations_table() {
         );
     }
 }
+
+/// A bind source inside the bundle's rootfs names the container's tree as
+/// mounted so far, as in runc ("container bind-mount source"): here
+/// `rootfs/mnt/x` exists only through the earlier bind at /mnt. Under ward's
+/// user namespace the rootfs is mounted id-mapped elsewhere; the source used
+/// to name the bare image (create failed with ENOENT).
+#[test]
+fn bind_source_inside_the_rootfs_sees_earlier_mounts() {
+    let env = Env::new();
+    let rootfs = env.bundle.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("final")).unwrap();
+    let a = env.dir.path().join("bind-src-a");
+    std::fs::create_dir_all(a.join("x")).unwrap();
+    std::fs::write(a.join("x/file"), "a/x\n").unwrap();
+    for d in [&a, &a.join("x")] {
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    let (a, inner) = (
+        a.to_str().unwrap().to_string(),
+        rootfs.join("mnt/x").to_str().unwrap().to_string(),
+    );
+    assert!(!rootfs.join("mnt/x").exists());
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/mnt", "type": "bind", "source": a, "options": ["rbind"]}));
+        m.push(
+            json!({"destination": "/final", "type": "bind", "source": inner, "options": ["rbind"]}),
+        );
+    });
+    let out = run_sh(&env, "ctrsrc", "cat /final/file; stat -c %u /final/file");
+    // The file, owned by host root, shows as container root: the source was
+    // taken from the id-mapped tree.
+    assert_eq!(out, "a/x\n0\n", "{out}");
+    // Relative to the bundle, the same.
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        let last = m.len() - 1;
+        m[last]["source"] = "rootfs/mnt/x".into();
+    });
+    assert_eq!(run_sh(&env, "ctrsrc-rel", "cat /final/file"), "a/x\n");
+}

@@ -155,6 +155,12 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 // Bind sources may sit under directories the container's
                 // unprivileged root cannot traverse (podman's 0700 runroot):
                 // stage them where it can, id-mapped like the rootfs.
+                super::bind_sources::rebase_onto_mapped_root(
+                    &mut built.spec,
+                    &b.dir,
+                    &b.rootfs,
+                    root,
+                );
                 if let Some(dir) = root.parent() {
                     let staged = crate::hardening::userns_compat::stage_binds(
                         &mut built.spec,

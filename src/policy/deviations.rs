@@ -104,13 +104,6 @@ pub const DEVIATIONS: &[Deviation] = &[
         restore: "run.ward.userns=host",
     },
     Deviation {
-        key: "rootfs-bind-source",
-        field: "`mounts[].source` under the bundle's rootfs",
-        default: "names the image, not the container's tree as mounted so far",
-        layers: "userns",
-        restore: "run.ward.userns=host",
-    },
-    Deviation {
         key: "pids",
         field: "`linux.resources.pids`",
         default: "1024 when the spec sets no limit",
