@@ -15,7 +15,10 @@ use oci_spec::runtime::Spec;
 use crate::policy::idmap;
 
 /// Points bind sources under `image_rootfs` (absolute, or relative to
-/// `bundle_dir`) at the same path under `mapped_root`.
+/// `bundle_dir`) at the same path under `mapped_root`. Binds the spec asks to
+/// id-map themselves are left alone: an id-mapped mount cannot be id-mapped
+/// again, so they keep being staged from the image (runc's "container idmap
+/// source" is not covered).
 pub fn rebase_onto_mapped_root(
     spec: &mut Spec,
     bundle_dir: &Path,
@@ -25,7 +28,10 @@ pub fn rebase_onto_mapped_root(
     let Some(mut mounts) = spec.mounts().clone() else {
         return;
     };
-    for m in mounts.iter_mut().filter(|m| idmap::is_bind(m)) {
+    for m in mounts
+        .iter_mut()
+        .filter(|m| idmap::is_bind(m) && !idmap::spec_idmap(m))
+    {
         let Some(src) = m.source().clone() else {
             continue;
         };
@@ -63,6 +69,11 @@ mod tests {
             bind("rootfs/mnt/y"),
             bind("/b/data"),
             bind("/b/rootfsX/z"),
+            {
+                let mut m = bind("/b/rootfs/mnt/i");
+                m.set_options(Some(vec!["bind".to_string(), "idmap".to_string()]));
+                m
+            },
         ]));
         rebase_onto_mapped_root(
             &mut spec,
@@ -81,5 +92,6 @@ mod tests {
         assert_eq!(srcs[1], Path::new("/run/ward-rootfs/0/root/mnt/y"));
         assert_eq!(srcs[2], Path::new("/b/data"));
         assert_eq!(srcs[3], Path::new("/b/rootfsX/z"));
+        assert_eq!(srcs[4], Path::new("/b/rootfs/mnt/i"));
     }
 }

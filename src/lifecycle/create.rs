@@ -152,15 +152,17 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         built.policy.adaptations.extend(adaptations);
         let rootfs = match &mapped {
             Some((_, root, ns)) => {
-                // Bind sources may sit under directories the container's
-                // unprivileged root cannot traverse (podman's 0700 runroot):
-                // stage them where it can, id-mapped like the rootfs.
+                // Sources inside the image's rootfs: the mapped tree, where
+                // the spec's earlier mounts land (as runc resolves them).
                 super::bind_sources::rebase_onto_mapped_root(
                     &mut built.spec,
                     &b.dir,
                     &b.rootfs,
                     root,
                 );
+                // Bind sources may sit under directories the container's
+                // unprivileged root cannot traverse (podman's 0700 runroot):
+                // stage them where it can, id-mapped like the rootfs.
                 if let Some(dir) = root.parent() {
                     let staged = crate::hardening::userns_compat::stage_binds(
                         &mut built.spec,
