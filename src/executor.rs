@@ -50,6 +50,9 @@ pub struct WardExecutor {
     exec_state: Option<oci_spec::runtime::State>,
     /// For the init: the user's bundle, for the state a seccomp agent gets.
     bundle: Option<std::path::PathBuf>,
+    /// For an exec'd process: `--env` as given, whose order libcontainer's
+    /// map loses (runc appends them to the process's env in this order).
+    exec_env: Vec<String>,
 }
 
 impl WardExecutor {
@@ -65,6 +68,7 @@ impl WardExecutor {
             exec: false,
             exec_state: None,
             bundle: Some(bundle),
+            exec_env: Vec::new(),
         }
     }
 
@@ -72,6 +76,7 @@ impl WardExecutor {
         policy: Policy,
         spec_filter: Option<Vec<u8>>,
         state: Option<oci_spec::runtime::State>,
+        exec_env: Vec<String>,
     ) -> Self {
         log_flags(&policy, &spec_filter);
         Self {
@@ -80,6 +85,7 @@ impl WardExecutor {
             exec: true,
             exec_state: state,
             bundle: None,
+            exec_env,
         }
     }
 
@@ -113,6 +119,25 @@ impl WardExecutor {
             }
         }
         Ok(())
+    }
+}
+
+/// libcontainer set the environment from a HashMap: put it back in the
+/// spec's order, an exec's `--env` last in its own order (see env_order.rs),
+/// before execve passes it on.
+fn restore_env_order(spec: &Spec, exec_env: &[String]) {
+    let mut order: Vec<String> = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.env().clone())
+        .unwrap_or_default();
+    order.extend_from_slice(exec_env);
+    let current: Vec<_> = std::env::vars_os().collect();
+    for (k, _) in &current {
+        std::env::remove_var(k);
+    }
+    for (k, v) in crate::env_order::runc_order(&order, current) {
+        std::env::set_var(k, v);
     }
 }
 
@@ -173,6 +198,7 @@ impl Executor for WardExecutor {
             .collect::<Result<_, _>>()
             .map_err(|_| ExecutorError::Other("process.args contains a NUL byte".into()))?;
         crate::testpoint::delay("executor:exec");
+        restore_env_order(spec, &self.exec_env);
         // Rust's runtime ignores SIGPIPE in ward, and an ignored signal stays
         // ignored across execve: the program must start with the default
         // (`yes | head` ends yes), as under runc and crun.

@@ -9,6 +9,7 @@
 //! - The CLI edge (clap, anyhow) lives in the binary, `src/main.rs` + `src/cli/`.
 
 pub mod bundle;
+pub mod env_order;
 pub mod error;
 pub mod executor;
 pub mod fsutil;

@@ -211,10 +211,15 @@ pub fn features() -> serde_json::Value {
 
 /// runc's features list runtime facts under "annotations"; ward adds every
 /// annotation it understands: each relaxation key with the value that lifts
-/// that layer (restoring the spec), and the Landlock ruleset annotation.
+/// that layer (restoring the spec), the Landlock ruleset annotation, and each
+/// deviation from the spec under its defaults (`run.oci.ward.deviation.*`).
 fn annotations() -> serde_json::Value {
     let mut a = serde_json::Map::new();
     for (k, v) in crate::policy::relax::all_keys() {
+        a.insert(k, v.into());
+    }
+    // The README's deviations table, row by row.
+    for (k, v) in crate::policy::deviations::annotations() {
         a.insert(k, v.into());
     }
     a.insert(

@@ -53,10 +53,13 @@ pub fn make_root_readonly(spec: &mut Spec, fits: impl Fn(&str) -> bool) -> Vec<S
             continue;
         }
         let Ok(m) = tmpfs(dest, mode) else { continue };
-        // Before any mount beneath it, so those stay visible on top of the tmpfs.
+        // Before the spec's mounts (only a mount of `/` itself stays ahead):
+        // a destination may lead under /tmp or /run through a symlink in the
+        // image (/etc/resolv.conf -> /run/systemd/resolve/..., runc's
+        // dangling-symlink tests), and a tmpfs mounted after it would hide it.
         let pos = mounts
             .iter()
-            .position(|x| x.destination().starts_with(dest))
+            .position(|x| !Path::new(dest).starts_with(x.destination()))
             .unwrap_or(mounts.len());
         mounts.insert(pos, m);
         added.push((*dest).to_string());
@@ -117,6 +120,32 @@ mod tests {
         let run = dests.iter().position(|d| d == "/run").unwrap();
         let sec = dests.iter().position(|d| d == "/run/secrets").unwrap();
         assert!(run < sec);
+    }
+
+    #[test]
+    fn scratch_goes_before_mounts_that_may_resolve_under_it() {
+        let mut spec = Spec::default();
+        let mut mounts = spec.mounts().clone().unwrap_or_default();
+        mounts.push(
+            MountBuilder::default()
+                .destination("/etc/hosts")
+                .typ("bind")
+                .source("/x")
+                .build()
+                .unwrap(),
+        );
+        spec.set_mounts(Some(mounts));
+        make_root_readonly(&mut spec, |_| true);
+        let dests: Vec<_> = spec
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|m| m.destination().to_string_lossy().to_string())
+            .collect();
+        let tmp = dests.iter().position(|d| d == "/tmp").unwrap();
+        let hosts = dests.iter().position(|d| d == "/etc/hosts").unwrap();
+        assert!(tmp < hosts, "{dests:?}");
     }
 
     #[test]

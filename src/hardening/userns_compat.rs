@@ -145,6 +145,11 @@ pub fn stage_binds(
         } else {
             bundle_dir.join(src)
         };
+        // Rebased onto the id-mapped root (lifecycle/bind_sources.rs):
+        // mapped already, bound as it is.
+        if ns.is_some() && src.starts_with(dir) && !idmap::spec_idmap(m) {
+            continue;
+        }
         if ns.is_none() && !idmap::spec_idmap(m) {
             match plain_outside {
                 Some(rootfs) if !src.starts_with(rootfs) => {}

@@ -57,6 +57,11 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     } else {
         userns_compat::Joined::Nothing
     };
+    if policy::wants_default_userns(&b.spec, &relaxations)
+        && !matches!(joined, userns_compat::Joined::Host(_))
+    {
+        policy::hostns::check_host_pid_ns_under_ward_userns(&b.spec)?;
+    }
     let protected_by_userns = policy::wants_default_userns(&b.spec, &relaxations)
         && !matches!(joined, userns_compat::Joined::Host(_))
         && policy::idmap::expects_userns(plan, kind);
@@ -147,6 +152,14 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         built.policy.adaptations.extend(adaptations);
         let rootfs = match &mapped {
             Some((_, root, ns)) => {
+                // Sources inside the image's rootfs: the mapped tree, where
+                // the spec's earlier mounts land (as runc resolves them).
+                super::bind_sources::rebase_onto_mapped_root(
+                    &mut built.spec,
+                    &b.dir,
+                    &b.rootfs,
+                    root,
+                );
                 // Bind sources may sit under directories the container's
                 // unprivileged root cannot traverse (podman's 0700 runroot):
                 // stage them where it can, id-mapped like the rootfs.
@@ -192,6 +205,10 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 b.rootfs.clone()
             }
         };
+        // The mapping namespace's fd is done with (the id-mapped mounts keep
+        // the namespace alive): closed now, the init cloned below cannot
+        // inherit it (runc's fd-leak check found it in a created init).
+        drop(mapped);
         // Before ward's config names the cgroup: a failed create cleans up
         // the cgroup its config names, and this one may be another's.
         let cgroup = super::cgroup_path::effective(

@@ -112,7 +112,7 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
         .collect();
 
     crate::testpoint::reached("exec:prepared");
-    let executor = WardExecutor::for_exec(policy, filter, exec_state(root, &c));
+    let executor = WardExecutor::for_exec(policy, filter, exec_state(root, &c), opts.env.clone());
     let mut b = super::builder(
         root,
         &opts.id,

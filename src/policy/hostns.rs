@@ -53,6 +53,39 @@ pub fn check_host_mount_ns(spec: &Spec, relaxations: &Relaxations) -> Result<()>
     )))
 }
 
+/// True when the spec asks for no pid namespace (runc's host-pidns case).
+pub fn shares_host_pid_ns(spec: &Spec) -> bool {
+    !spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Pid))
+}
+
+/// A container in the host's pid namespace with ward's user namespace cannot
+/// mount its /proc: the kernel lets only a process privileged over the pid
+/// namespace's owner (the host's user namespace) mount a procfs for it.
+/// Checked before anything is created, so the error names the cause instead
+/// of libcontainer's `prepare rootfs: EPERM`. Call it only when ward adds its
+/// user namespace.
+pub fn check_host_pid_ns_under_ward_userns(spec: &Spec) -> Result<()> {
+    let mounts_proc = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .any(|m| m.typ().as_deref() == Some("proc"));
+    if !shares_host_pid_ns(spec) || !mounts_proc {
+        return Ok(());
+    }
+    Err(WardError::Invalid(
+        "linux.namespaces: no pid namespace, so the container would share the host's, \
+         whose /proc ward's user namespace may not mount (the host's user namespace owns \
+         it); add {\"type\": \"pid\"}, or relax userns=host (run.ward.userns=host) to \
+         run the spec as given"
+            .into(),
+    ))
+}
+
 /// Whether ward's scratch tmpfs at `dest` can be mounted in a rootfs used
 /// under the spec's own user namespace: libcontainer creates a missing mount
 /// point as the container's root, which the spec's mapping may leave without

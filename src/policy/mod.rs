@@ -3,6 +3,7 @@
 //! state; applied the same way to the init process and to every `exec`.
 
 pub mod adapt;
+pub mod deviations;
 pub mod hostns;
 pub mod idmap;
 pub mod relax;
