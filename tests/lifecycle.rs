@@ -284,11 +284,12 @@ fn exec_and_kill_in_the_window_before_the_inits_execve() {
     let env = Env::new();
     env.args(&["sleep", "30"]);
     let id = env.id("early-exec");
-    // The init sleeps 6 s between its release by `start` and its execve (2 s
-    // was not enough for `start` and `state` under TCG on a loaded host).
+    // The init sleeps 4 s between its release by `start` and its execve (2 s
+    // was not enough for `start` and `state` under TCG on a loaded host; kill
+    // waits at most 5 s for the execve).
     let status = env
         .cmd(&["create", "--bundle", env.bundle.to_str().unwrap(), &id])
-        .env("WARD_TEST_DELAY_AT", "executor:exec:6000")
+        .env("WARD_TEST_DELAY_AT", "executor:exec:4000")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
