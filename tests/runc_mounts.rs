@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
 
 fn add_mount(env: &Env, m: serde_json::Value) {
     env.edit(|c| c["mounts"].as_array_mut().unwrap().push(m));
@@ -296,4 +297,71 @@ fn bind_propagation_options_apply() {
     };
     assert!(line("/mnt/shared").contains(" shared:"), "{info}");
     assert!(!line("/mnt/undone").contains(" shared:"), "{info}");
+}
+
+/// ward's layers relaxed as `[relax]` with every key set would (tests/relax.rs).
+fn relax_all(env: &Env) {
+    for (k, v) in [
+        ("run.ward.seccomp", "unconfined"),
+        ("run.ward.rootfs", "writable"),
+        ("run.ward.landlock", "off"),
+        ("run.ward.caps", "spec"),
+        ("run.ward.userns", "host"),
+        ("run.ward.nnp", "spec"),
+        ("run.ward.pids", "spec"),
+        ("run.ward.paths", "spec"),
+    ] {
+        env.annotate(k, v);
+    }
+}
+
+/// `--no-pivot` (no_pivot.bats "must not expose bare /proc"): chroot keeps the
+/// namespace's whole mount tree, and the kernel lets a nested user namespace
+/// mount a fresh procfs or sysfs while any full, uncovered mount of that type
+/// is in it. Every such mount outside the rootfs is gone before the chroot, not
+/// only /proc and /sys: here a second procfs and sysfs sit elsewhere in the
+/// mount namespace ward starts from (a private one, so the host is untouched).
+#[test]
+fn no_pivot_leaves_no_full_proc_or_sysfs_behind() {
+    let env = Env::new();
+    relax_all(&env);
+    env.args(&[
+        "unshare",
+        "-mrpfn",
+        "sh",
+        "-c",
+        "mount -t proc none /proc && echo proc-mounted; \
+         mount -t sysfs -o ro none /sys && echo sysfs-mounted; echo done",
+    ]);
+    env.edit(|c| {
+        for set in ["bounding", "permitted", "effective"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push("CAP_SETFCAP".into());
+        }
+    });
+    let extra = env.dir.path().join("extra");
+    for d in ["proc", "sys"] {
+        std::fs::create_dir_all(extra.join(d)).unwrap();
+    }
+    let id = env.id("nopivot");
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t proc proc \"$0/proc\" && mount -t sysfs sysfs \"$0/sys\" && exec \"$@\"")
+        .arg(&extra)
+        .arg(WARD)
+        .arg("--root")
+        .arg(&env.root)
+        .args(["run", "--no-pivot", "--bundle"])
+        .arg(&env.bundle)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("done"), "the container did not run: {text}");
+    assert!(!text.contains("proc-mounted"), "{text}");
+    assert!(!text.contains("sysfs-mounted"), "{text}");
+    assert!(text.contains("permission denied"), "{text}");
 }

@@ -873,15 +873,46 @@ fn unmount_or_hide(syscall: &dyn Syscall, target: impl AsRef<Path>) -> Result<()
     }
 }
 
+// ward patch: every mount point of a procfs or sysfs mount showing its
+// filesystem's root (a "full" mount), outside `rootfs` (canonical, as
+// mountinfo lists it), shallowest first.
+fn exposed_pseudo_fs_mounts(rootfs: &Path) -> Result<Vec<PathBuf>> {
+    use crate::rootfs::mount::{MountInfoProvider, ProcMountInfoProvider};
+    let infos = ProcMountInfoProvider::new()
+        .mountinfo()
+        .map_err(|err| InitProcessError::RootFS(err.into()))?;
+    let mut targets: Vec<PathBuf> = infos
+        .into_iter()
+        .filter(|m| {
+            m.root == "/"
+                && (m.fs_type == "proc" || m.fs_type == "sysfs")
+                && !m.mount_point.starts_with(rootfs)
+        })
+        .map(|m| m.mount_point)
+        .collect();
+    // Stacked mounts at one point stay listed twice: one unmount each.
+    targets.sort_by_key(|p| p.components().count());
+    Ok(targets)
+}
+
 fn move_root(syscall: &dyn Syscall, rootfs: &Path) -> Result<()> {
     unistd::chdir(rootfs).map_err(InitProcessError::NixOther)?;
-    // umount /sys and /proc if they are mounted, the purpose is to
-    // unmount or hide the /sys and /proc filesystems before the process changes its
-    // root to the new rootfs. thus ensure that the /sys and /proc filesystems are not
-    // accessible in the new rootfs. the logic is borrowed from crun
-    // https://github.com/containers/crun/blob/53cd1c1c697d7351d0cad23708d29bf4a7980a3a/src/libcrun/linux.c#L2780
-    unmount_or_hide(syscall, "/sys")?;
-    unmount_or_hide(syscall, "/proc")?;
+    // ward patch: chroot leaves the whole mount tree of this namespace in
+    // place, and the kernel lets a nested user namespace mount a fresh procfs
+    // or sysfs when any full mount of that type in the namespace is not
+    // covered by a locked mount (mount_too_revealing). Unmount (or cover)
+    // every full procfs/sysfs mount outside the rootfs, not just /proc and
+    // /sys, as runc's msMoveRoot does.
+    for target in exposed_pseudo_fs_mounts(rootfs)? {
+        // Be sure the unmount does not propagate to the host.
+        match syscall.mount(None, &target, None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None) {
+            Ok(()) => {}
+            // A parent already detached took this one with it.
+            Err(SyscallError::Nix(nix::errno::Errno::ENOENT)) => continue,
+            Err(err) => return Err(InitProcessError::SyscallOther(err)),
+        }
+        unmount_or_hide(syscall, &target)?;
+    }
     syscall
         .mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
         .map_err(|err| {
