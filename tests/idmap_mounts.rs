@@ -523,3 +523,42 @@ fn idmapped_bind_without_a_user_namespace() {
     env.assert_gone(&id);
     assert!(!mountinfo().contains(src.to_str().unwrap()));
 }
+
+/// Under the spec's own user namespace a plain bind (no `idmap`, no
+/// mappings of its own) is not id-mapped, with ward's defaults as with every
+/// layer relaxed: host root's files show as the overflow id, as under runc
+/// (idmap.bats "bind mount [userns]"), and the container's root cannot write
+/// them. Id-mapping it with the spec's maps showed them as 0:0, owned by the
+/// container's root.
+#[test]
+fn plain_bind_under_the_spec_user_namespace_keeps_host_ids() {
+    let env = Env::new();
+    env.own_userns(65536);
+    let src = env.dir.path().join("hostroot");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    std::fs::set_permissions(&src, PermissionsExt::from_mode(0o755)).unwrap();
+    add_bind(&env, &src, "/plain", &["rbind", "rw"]);
+    // The rootfs is not id-mapped under the spec's namespace: host root's
+    // mount point must exist already.
+    std::fs::create_dir(env.bundle.join("rootfs/plain")).unwrap();
+    env.args(&[
+        "sh",
+        "-c",
+        "stat -c %u:%g /plain/f; echo y > /plain/f && echo written; true",
+    ]);
+    for relaxed in [false, true] {
+        if relaxed {
+            env.annotate("run.ward.userns", "host");
+            env.annotate("run.ward.rootfs", "writable");
+        }
+        let id = env.id("plainbind");
+        let out = env.run(&id);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let o = stdout(&out);
+        assert!(o.starts_with("65534:65534\n"), "relaxed={relaxed}: {o}");
+        assert!(!o.contains("written"), "relaxed={relaxed}: {o}");
+        env.assert_gone(&id);
+    }
+    assert_eq!(std::fs::read_to_string(src.join("f")).unwrap(), "x");
+}

@@ -156,7 +156,7 @@ pub fn stage_binds(
             // libcontainer reports a missing source with its own error.
             Err(_) => continue,
         };
-        let plan = idmap::bind_plan(i, m, &src, src.starts_with(devices_dir))?;
+        let plan = idmap::bind_plan(i, m, &src, src.starts_with(devices_dir), ns.is_some())?;
         let staged = dir.join(format!("b{i}"));
         if meta.is_dir() {
             std::fs::create_dir(&staged)
