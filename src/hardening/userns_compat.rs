@@ -112,17 +112,20 @@ pub fn adapt(spec: &mut Spec, ward_dir: &Path, range: &IdRange) -> Result<()> {
 ///
 /// With `ns` None (the spec brings its own user namespace, or none) the binds
 /// the spec asks to id-map are staged, and `idmap` without mappings of its
-/// own uses the spec's `linux.uidMappings`/`gidMappings`; with `plain_outside`
-/// (the rootfs) plain binds are staged too, at host ids, except those whose
-/// source lies in the rootfs: those name the container's own mount tree as
-/// built so far (runc's mount order), which staging would freeze.
+/// own uses the spec's `linux.uidMappings`/`gidMappings`; with `stage_plain`
+/// plain binds are staged too, at host ids, except those whose source lies in
+/// `rootfs`: those name the container's own mount tree as built so far
+/// (runc's mount order), which staging would freeze. An id-mapped one with
+/// its source there is left to libcontainer, which maps it at its turn
+/// (`policy::idmap::idmap_in_container`).
 pub fn stage_binds(
     spec: &mut Spec,
     dir: &Path,
     bundle_dir: &Path,
     devices_dir: &Path,
     ns: Option<BorrowedFd<'_>>,
-    plain_outside: Option<&Path>,
+    rootfs: &Path,
+    stage_plain: bool,
 ) -> Result<Vec<Adaptation>> {
     let Some(mut mounts) = spec.mounts().clone() else {
         return Ok(Vec::new());
@@ -145,11 +148,11 @@ pub fn stage_binds(
         } else {
             bundle_dir.join(src)
         };
-        if ns.is_none() && !idmap::spec_idmap(m) {
-            match plain_outside {
-                Some(rootfs) if !src.starts_with(rootfs) => {}
-                _ => continue,
-            }
+        if idmap::idmap_in_container(m, &src, rootfs, ns.is_some()) {
+            continue;
+        }
+        if ns.is_none() && !idmap::spec_idmap(m) && (!stage_plain || src.starts_with(rootfs)) {
+            continue;
         }
         let meta = match std::fs::metadata(&src) {
             Ok(m) => m,

@@ -157,7 +157,8 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                         &b.dir,
                         &wdir.join("devices"),
                         Some(ns.as_fd()),
-                        None,
+                        &b.rootfs,
+                        false,
                     )?;
                     built.policy.adaptations.extend(staged);
                 }
@@ -186,7 +187,8 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                         &b.dir,
                         &wdir.join("devices"),
                         None,
-                        spec_userns.then_some(b.rootfs.as_path()),
+                        &b.rootfs,
+                        spec_userns,
                     )?;
                 }
                 b.rootfs.clone()

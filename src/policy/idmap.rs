@@ -90,6 +90,18 @@ pub fn spec_idmap(m: &Mount) -> bool {
             .any(|o| o == "idmap" || o == "ridmap")
 }
 
+/// Whether a bind the spec asks to id-map is left to the runtime, to be
+/// id-mapped at its turn in the container's mount namespace (open_tree +
+/// MOUNT_ATTR_IDMAP there, as runc's mount source fds): its source lies in
+/// the rootfs, so it names the container's own mount tree as the mounts
+/// before it in the spec built it (mounts.bats "mount order, container idmap
+/// source"), which a host-side staging before create cannot see. Not under
+/// ward's own user namespace, whose rootfs and binds are id-mapped already
+/// (the kernel maps a mount once).
+pub fn idmap_in_container(m: &Mount, src: &Path, rootfs: &Path, ward_userns: bool) -> bool {
+    !ward_userns && spec_idmap(m) && src.starts_with(rootfs)
+}
+
 /// Decides for bind `mounts[i]` whose (absolute) source is `src`.
 /// `ward_device` marks the device nodes ward itself created for
 /// `linux.devices` (already owned by the container's ids). `ward_userns`:

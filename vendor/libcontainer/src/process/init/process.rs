@@ -98,13 +98,16 @@ pub fn container_init_process(
         let in_user_ns = utils::is_in_new_userns().map_err(InitProcessError::Io)?;
         let bind_service = ctx.ns.get(LinuxNamespaceType::User)?.is_some() || in_user_ns;
         let rootfs = RootFS::new();
-        rootfs
-            .prepare_rootfs(
-                ctx.spec,
-                ctx.rootfs,
-                bind_service,
-                ctx.ns.get(LinuxNamespaceType::Cgroup)?.is_some(),
-            )
+        // ward patch: id-mapped binds are mapped by the main process.
+        crate::process::idmap_mount::install(main_sender, init_receiver);
+        let prepared = rootfs.prepare_rootfs(
+            ctx.spec,
+            ctx.rootfs,
+            bind_service,
+            ctx.ns.get(LinuxNamespaceType::Cgroup)?.is_some(),
+        );
+        crate::process::idmap_mount::uninstall();
+        prepared
             .map_err(|err| {
                 tracing::error!(?err, "failed to prepare rootfs");
                 InitProcessError::RootFS(err)
