@@ -418,3 +418,30 @@ fn idmapped_bind_of_a_source_inside_the_container_tree() {
         assert_eq!(out, want, "own_userns={own_userns}");
     }
 }
+
+/// A spec profile that denies getcwd (runtime-tools linux_seccomp) applies to
+/// the container's process, not to the runtime's own checks: the init
+/// verifies its cwd before installing any filter (here without
+/// noNewPrivileges, where the filters go on before the capabilities are
+/// dropped). The create failed with EPERM; runc fails it too ("getwd").
+#[test]
+fn spec_filter_denying_getcwd_still_starts() {
+    let env = Env::new();
+    relax_all(&env);
+    env.edit(|c| {
+        c["process"]["noNewPrivileges"] = false.into();
+        c["process"]["cwd"] = "/tmp".into();
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+    });
+    let out = run_sh(
+        &env,
+        "getcwd-denied",
+        "grep '^Seccomp:' /proc/self/status; env pwd || echo getcwd-denied",
+    );
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(out.contains("getcwd-denied"), "{out}");
+}

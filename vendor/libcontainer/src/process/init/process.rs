@@ -324,6 +324,16 @@ pub fn container_init_process(
             }
         }
     };
+    // ward patch: a cwd reached now is verified now, before any seccomp
+    // filter: the spec's filter is the container process's, and may deny
+    // getcwd (runtime-tools linux_seccomp); only a chdir left for after the
+    // user is set up is verified there.
+    if !do_chdir {
+        verify_cwd().map_err(|err| {
+            tracing::error!(?err, "failed to verify cwd");
+            err
+        })?;
+    }
 
     set_supplementary_gids(
         ctx.process.user(),
@@ -466,10 +476,12 @@ pub fn container_init_process(
     }
 
     // Ensure that the current working directory is actually inside the container.
-    verify_cwd().map_err(|err| {
-        tracing::error!(?err, "failed to verify cwd");
-        err
-    })?;
+    if do_chdir {
+        verify_cwd().map_err(|err| {
+            tracing::error!(?err, "failed to verify cwd");
+            err
+        })?;
+    }
 
     // Initialize seccomp profile right before we are ready to execute the
     // payload so as few syscalls will happen between here and payload exec. The
