@@ -445,3 +445,36 @@ fn spec_filter_denying_getcwd_still_starts() {
     assert!(out.contains("Seccomp:\t2"), "{out}");
     assert!(out.contains("getcwd-denied"), "{out}");
 }
+
+/// The state a prestart, createRuntime or createContainer hook reads says
+/// "created": they run after the runtime environment is created (runtime-spec
+/// lifecycle steps 3-5; "creating" is step 2). runtime-tools' hooks_stdin
+/// checks it; runc says "creating".
+#[test]
+fn create_hooks_see_the_created_state() {
+    let env = Env::new();
+    relax_all(&env);
+    let out = env.dir.path().join("hook-states");
+    std::fs::create_dir(&out).unwrap();
+    let hook = |name: &str| {
+        let f = out.join(name);
+        json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", f.display())]})
+    };
+    env.edit(|c| {
+        c["hooks"] = json!({
+            "prestart": [hook("prestart")],
+            "createRuntime": [hook("createRuntime")],
+            "createContainer": [hook("createContainer")],
+        });
+    });
+    env.args(&["true"]);
+    let id = env.id("hookstate");
+    let o = env.run(&id);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in ["prestart", "createRuntime", "createContainer"] {
+        let text = std::fs::read_to_string(out.join(name)).unwrap();
+        let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(state["status"], "created", "{name}: {text}");
+        assert_eq!(state["id"], id.as_str(), "{name}: {text}");
+    }
+}
