@@ -12,7 +12,7 @@ use std::path::Path;
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, MountBuilder, Spec};
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use super::userns::{self, IdRange, Idmapped, UsernsError};
 use crate::error::{io_err, Result, WardError};
@@ -135,6 +135,12 @@ pub fn stage_binds(
         linux.uid_mappings().clone().unwrap_or_default(),
         linux.gid_mappings().clone().unwrap_or_default(),
     );
+    let spec_userns_path = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .find(|n| n.typ() == LinuxNamespaceType::User)
+        .and_then(|n| n.path().clone());
     let mut adaptations = Vec::new();
     for (i, m) in mounts.iter_mut().enumerate() {
         if !idmap::is_bind(m) {
@@ -191,16 +197,24 @@ pub fn stage_binds(
                 required,
             } => {
                 let field = format!("mounts[{i}]");
-                let own = match (&maps, ns) {
-                    (Some((u, g)), _) => Some(userns::userns_fd_for(&field, u, g)?),
-                    (None, Some(_)) => None,
-                    (None, None) if spec_maps.0.is_empty() || spec_maps.1.is_empty() => {
+                let own = match (&maps, ns, &spec_userns_path) {
+                    (Some((u, g)), _, _) => Some(userns::userns_fd_for(&field, u, g)?),
+                    (None, Some(_), _) => None,
+                    // A user namespace the spec joins by path: its mapping.
+                    (None, None, Some(p)) => {
+                        let f = std::fs::File::open(p).map_err(io_err(format!(
+                            "{field}: opening the spec's user namespace {} for its idmap",
+                            p.display()
+                        )))?;
+                        Some(OwnedFd::from(f))
+                    }
+                    (None, None, None) if spec_maps.0.is_empty() || spec_maps.1.is_empty() => {
                         return Err(WardError::Invalid(format!(
                             "{field}: idmap without uidMappings/gidMappings, and the spec's \
                              user namespace has no linux.uidMappings/gidMappings to take them from"
                         )))
                     }
-                    (None, None) => {
+                    (None, None, None) => {
                         Some(userns::userns_fd_for(&field, &spec_maps.0, &spec_maps.1)?)
                     }
                 };
