@@ -478,3 +478,41 @@ fn create_hooks_see_the_created_state() {
         assert_eq!(state["id"], id.as_str(), "{name}: {text}");
     }
 }
+
+/// runc's "mount order" under ward's defaults (its own user namespace): a
+/// bind source spelled with the rootfs's host path names the container's tree
+/// as the mounts before it built it, through ward's id-mapped copy of the
+/// rootfs, so ids stay as under runc. It named the bundle's own rootfs
+/// directory, without those mounts ("prepare rootfs: No such file or
+/// directory").
+#[test]
+fn mount_order_under_wards_user_namespace() {
+    let env = Env::new();
+    let rootfs = env.bundle.join("rootfs");
+    let a = env.dir.path().join("bind-a");
+    std::fs::create_dir_all(a.join("x")).unwrap();
+    std::fs::write(a.join("x/file"), "a/x").unwrap();
+    std::fs::create_dir_all(rootfs.join("final")).unwrap();
+    let (a, r) = (
+        a.to_str().unwrap().to_string(),
+        rootfs.to_str().unwrap().to_string(),
+    );
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/mnt", "type": "bind", "source": a, "options": ["rbind"]}));
+        m.push(json!({"destination": "/final", "type": "bind",
+                      "source": format!("{r}/mnt"), "options": ["rbind"]}));
+    });
+    let out = run_sh(
+        &env,
+        "mount-order-ward",
+        "cat /proc/self/uid_map; cat /final/x/file; echo; stat -c %u /final/x/file",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_ne!(
+        lines[0].split_whitespace().nth(1),
+        Some("0"),
+        "ward's user namespace: {out}"
+    );
+    assert_eq!(&lines[1..], &["a/x", "0"], "{out}");
+}

@@ -104,29 +104,32 @@ pub fn adapt(spec: &mut Spec, ward_dir: &Path, range: &IdRange) -> Result<()> {
 /// sources from inside the container's user namespace, where the path to them
 /// may not be traversable; the staging dir is (mode 0711 parents).
 ///
-/// Each staged bind is id-mapped through `ns` (the container's user
-/// namespace) or the mount's own `uidMappings`/`gidMappings`, so container
+/// Each staged bind is id-mapped through ward's user namespace (`ward`, the
+/// container's) or the mount's own `uidMappings`/`gidMappings`, so container
 /// uid N reads and writes it as host uid N, as under runc. What
 /// `policy::idmap::bind_plan` or the kernel keeps at host ids is returned as
 /// adaptations for the posture report.
 ///
-/// With `ns` None (the spec brings its own user namespace, or none) the binds
+/// With `ward` None (the spec brings its own user namespace, or none) the binds
 /// the spec asks to id-map are staged, and `idmap` without mappings of its
-/// own uses the spec's `linux.uidMappings`/`gidMappings`; with `stage_plain`
-/// plain binds are staged too, at host ids, except those whose source lies in
-/// `rootfs`: those name the container's own mount tree as built so far
-/// (runc's mount order), which staging would freeze. An id-mapped one with
-/// its source there is left to libcontainer, which maps it at its turn
-/// (`policy::idmap::idmap_in_container`).
+/// own uses the spec's `linux.uidMappings`/`gidMappings` (or the namespace it
+/// joins); with `stage_plain` plain binds are staged too, at host ids.
+///
+/// `ward` is ward's user namespace and the id-mapped root it mounted. A bind
+/// whose source lies in `rootfs` (the spec's spelling) names the container's
+/// own mount tree as built so far (runc's mount order), which staging would
+/// freeze: it is left to libcontainer, pointed at ward's mapped root
+/// (`policy::idmap::bind_at_its_turn`).
 pub fn stage_binds(
     spec: &mut Spec,
     dir: &Path,
     bundle_dir: &Path,
     devices_dir: &Path,
-    ns: Option<BorrowedFd<'_>>,
+    ward: Option<(BorrowedFd<'_>, &Path)>,
     rootfs: &Path,
     stage_plain: bool,
 ) -> Result<Vec<Adaptation>> {
+    let ns = ward.map(|(fd, _)| fd);
     let Some(mut mounts) = spec.mounts().clone() else {
         return Ok(Vec::new());
     };
@@ -154,7 +157,11 @@ pub fn stage_binds(
         } else {
             bundle_dir.join(src)
         };
-        if idmap::idmap_in_container(m, &src, rootfs, ns.is_some()) {
+        if idmap::bind_at_its_turn(m, &src, rootfs, ns.is_some()) {
+            // Under ward's user namespace the tree is ward's id-mapped copy.
+            if let (Some((_, mapped)), Ok(rest)) = (ward, src.strip_prefix(rootfs)) {
+                m.set_source(Some(mapped.join(rest)));
+            }
             continue;
         }
         if ns.is_none() && !idmap::spec_idmap(m) && (!stage_plain || src.starts_with(rootfs)) {

@@ -156,7 +156,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                         dir,
                         &b.dir,
                         &wdir.join("devices"),
-                        Some(ns.as_fd()),
+                        Some((ns.as_fd(), root.as_path())),
                         &b.rootfs,
                         false,
                     )?;

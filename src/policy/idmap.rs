@@ -90,16 +90,19 @@ pub fn spec_idmap(m: &Mount) -> bool {
             .any(|o| o == "idmap" || o == "ridmap")
 }
 
-/// Whether a bind the spec asks to id-map is left to the runtime, to be
-/// id-mapped at its turn in the container's mount namespace (open_tree +
-/// MOUNT_ATTR_IDMAP there, as runc's mount source fds): its source lies in
-/// the rootfs, so it names the container's own mount tree as the mounts
-/// before it in the spec built it (mounts.bats "mount order, container idmap
-/// source"), which a host-side staging before create cannot see. Not under
-/// ward's own user namespace, whose rootfs and binds are id-mapped already
-/// (the kernel maps a mount once).
-pub fn idmap_in_container(m: &Mount, src: &Path, rootfs: &Path, ward_userns: bool) -> bool {
-    !ward_userns && spec_idmap(m) && src.starts_with(rootfs)
+/// Whether bind `m`, whose source `src` lies in the container's rootfs
+/// (`rootfs`, as the spec spells it), is left to libcontainer, made at its
+/// turn in the container's mount namespace, instead of staged host-side
+/// before create: its source then names the container's own mount tree as the
+/// mounts before it in the spec built it (mounts.bats "mount order"), which
+/// staging cannot see. A plain bind always is (under ward's own user
+/// namespace, through ward's id-mapped copy of the rootfs, whose mapping it
+/// keeps); one the spec asks to id-map is, and is mapped there
+/// (libcontainer's process/idmap_mount.rs), except under ward's own user
+/// namespace, whose tree is id-mapped already (the kernel maps a mount once):
+/// that one is still staged from the host's view.
+pub fn bind_at_its_turn(m: &Mount, src: &Path, rootfs: &Path, ward_userns: bool) -> bool {
+    src.starts_with(rootfs) && !(ward_userns && spec_idmap(m))
 }
 
 /// Decides for bind `mounts[i]` whose (absolute) source is `src`.
@@ -237,6 +240,29 @@ mod tests {
         assert!(matches!(
             bind_plan(5, &mount(&["rbind", "idmap"]), tmp.path(), false, false).unwrap(),
             BindPlan::Idmap { required: true, .. }
+        ));
+        // Sources in the rootfs are bound at their turn, except an id-mapped
+        // one under ward's namespace.
+        let root = Path::new("/b/rootfs");
+        let inside = Path::new("/b/rootfs/mnt");
+        assert!(bind_at_its_turn(&mount(&["rbind"]), inside, root, true));
+        assert!(bind_at_its_turn(
+            &mount(&["rbind", "idmap"]),
+            inside,
+            root,
+            false
+        ));
+        assert!(!bind_at_its_turn(
+            &mount(&["rbind", "idmap"]),
+            inside,
+            root,
+            true
+        ));
+        assert!(!bind_at_its_turn(
+            &mount(&["rbind"]),
+            Path::new("/b/rootfs2"),
+            root,
+            false
         ));
         assert_eq!(
             rootfs_plan(RootfsKind::Overlay, false),
