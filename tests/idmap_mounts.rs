@@ -523,3 +523,82 @@ fn idmapped_bind_without_a_user_namespace() {
     env.assert_gone(&id);
     assert!(!mountinfo().contains(src.to_str().unwrap()));
 }
+
+/// Under the spec's own user namespace a plain bind (no `idmap`, no
+/// mappings of its own) is not id-mapped, with ward's defaults as with every
+/// layer relaxed: host root's files show as the overflow id, as under runc
+/// (idmap.bats "bind mount [userns]"), and the container's root cannot write
+/// them. Id-mapping it with the spec's maps showed them as 0:0, owned by the
+/// container's root.
+#[test]
+fn plain_bind_under_the_spec_user_namespace_keeps_host_ids() {
+    let env = Env::new();
+    env.own_userns(65536);
+    let src = env.dir.path().join("hostroot");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    std::fs::set_permissions(&src, PermissionsExt::from_mode(0o755)).unwrap();
+    add_bind(&env, &src, "/plain", &["rbind", "rw"]);
+    // The rootfs is not id-mapped under the spec's namespace: host root's
+    // mount point must exist already.
+    std::fs::create_dir(env.bundle.join("rootfs/plain")).unwrap();
+    env.args(&[
+        "sh",
+        "-c",
+        "stat -c %u:%g /plain/f; echo y > /plain/f && echo written; true",
+    ]);
+    for relaxed in [false, true] {
+        if relaxed {
+            env.annotate("run.ward.userns", "host");
+            env.annotate("run.ward.rootfs", "writable");
+        }
+        let id = env.id("plainbind");
+        let out = env.run(&id);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let o = stdout(&out);
+        assert!(o.starts_with("65534:65534\n"), "relaxed={relaxed}: {o}");
+        assert!(!o.contains("written"), "relaxed={relaxed}: {o}");
+        env.assert_gone(&id);
+    }
+    assert_eq!(std::fs::read_to_string(src.join("f")).unwrap(), "x");
+}
+
+/// A bare `idmap` under a user namespace the spec joins by path (no mappings
+/// in the spec) takes that namespace's mapping (idmap.bats "idmap flag,
+/// implied mapping, userns join"): host root's file shows as the
+/// container's root through it. ward refused the create ("the spec's user
+/// namespace has no linux.uidMappings").
+#[test]
+fn implied_idmap_under_a_joined_user_namespace() {
+    let owner = Env::new();
+    owner.own_userns(65536);
+    let owner_id = owner.id("userns-owner");
+    owner.start(&owner_id);
+    let pid = owner.pid(&owner_id);
+
+    let env = Env::new();
+    env.annotate("run.ward.userns", "host");
+    env.annotate("run.ward.rootfs", "writable");
+    let src = env.dir.path().join("tree");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("f"), "x").unwrap();
+    std::fs::set_permissions(&src, PermissionsExt::from_mode(0o755)).unwrap();
+    add_bind(&env, &src, "/tree", &["rbind", "idmap"]);
+    std::fs::create_dir(env.bundle.join("rootfs/tree")).unwrap();
+    let ns = format!("/proc/{pid}/ns/user");
+    env.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user", "path": ns}));
+    });
+    env.args(&["sh", "-c", "cat /proc/self/uid_map; stat -c %u:%g /tree/f"]);
+    let id = env.id("idmap-join");
+    let out = env.run(&id);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = stdout(&out);
+    assert_eq!(uid_map_inside(&o), vec!["0", "3000000000", "65536"], "{o}");
+    assert!(o.ends_with("0:0\n"), "{o}");
+    env.assert_gone(&id);
+    owner.ok(&["delete", "--force", &owner_id]);
+}

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
 
 fn add_mount(env: &Env, m: serde_json::Value) {
     env.edit(|c| c["mounts"].as_array_mut().unwrap().push(m));
@@ -296,4 +297,222 @@ fn bind_propagation_options_apply() {
     };
     assert!(line("/mnt/shared").contains(" shared:"), "{info}");
     assert!(!line("/mnt/undone").contains(" shared:"), "{info}");
+}
+
+/// ward's layers relaxed as `[relax]` with every key set would (tests/relax.rs).
+fn relax_all(env: &Env) {
+    for (k, v) in [
+        ("run.ward.seccomp", "unconfined"),
+        ("run.ward.rootfs", "writable"),
+        ("run.ward.landlock", "off"),
+        ("run.ward.caps", "spec"),
+        ("run.ward.userns", "host"),
+        ("run.ward.nnp", "spec"),
+        ("run.ward.pids", "spec"),
+        ("run.ward.paths", "spec"),
+    ] {
+        env.annotate(k, v);
+    }
+}
+
+/// `--no-pivot` (no_pivot.bats "must not expose bare /proc"): chroot keeps the
+/// namespace's whole mount tree, and the kernel lets a nested user namespace
+/// mount a fresh procfs or sysfs while any full, uncovered mount of that type
+/// is in it. Every such mount outside the rootfs is gone before the chroot, not
+/// only /proc and /sys: here a second procfs and sysfs sit elsewhere in the
+/// mount namespace ward starts from (a private one, so the host is untouched).
+#[test]
+fn no_pivot_leaves_no_full_proc_or_sysfs_behind() {
+    let env = Env::new();
+    relax_all(&env);
+    env.args(&[
+        "unshare",
+        "-mrpfn",
+        "sh",
+        "-c",
+        "mount -t proc none /proc && echo proc-mounted; \
+         mount -t sysfs -o ro none /sys && echo sysfs-mounted; echo done",
+    ]);
+    env.edit(|c| {
+        for set in ["bounding", "permitted", "effective"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push("CAP_SETFCAP".into());
+        }
+    });
+    let extra = env.dir.path().join("extra");
+    for d in ["proc", "sys"] {
+        std::fs::create_dir_all(extra.join(d)).unwrap();
+    }
+    let id = env.id("nopivot");
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c"])
+        .arg("mount -t proc proc \"$0/proc\" && mount -t sysfs sysfs \"$0/sys\" && exec \"$@\"")
+        .arg(&extra)
+        .arg(WARD)
+        .arg("--root")
+        .arg(&env.root)
+        .args(["run", "--no-pivot", "--bundle"])
+        .arg(&env.bundle)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("done"), "the container did not run: {text}");
+    assert!(!text.contains("proc-mounted"), "{text}");
+    assert!(!text.contains("sysfs-mounted"), "{text}");
+    assert!(text.contains("permission denied"), "{text}");
+}
+
+/// An id-mapped bind whose source lies in the rootfs is mapped at its turn in
+/// the container's mount namespace, so it sees the mounts made before it
+/// (mounts.bats "mount order, container idmap source"): without a user
+/// namespace and under the spec's own, with every layer relaxed. ward staged
+/// id-mapped binds on the host side before create, where that source is an
+/// empty directory (or missing: "idmapped mount is not supported").
+#[test]
+fn idmapped_bind_of_a_source_inside_the_container_tree() {
+    for own_userns in [false, true] {
+        let env = Env::new();
+        relax_all(&env);
+        let rootfs = env.bundle.join("rootfs");
+        let a = env.dir.path().join("bind-a");
+        std::fs::create_dir_all(a.join("x")).unwrap();
+        std::fs::write(a.join("x/file"), "a/x").unwrap();
+        std::os::unix::fs::chown(a.join("x/file"), Some(42), Some(42)).unwrap();
+        std::fs::create_dir_all(rootfs.join("final")).unwrap();
+        let host = if own_userns { 3000000000u32 } else { 100000 };
+        let map = json!([{"containerID": 0, "hostID": host, "size": 65536}]);
+        let (a, r) = (
+            a.to_str().unwrap().to_string(),
+            rootfs.to_str().unwrap().to_string(),
+        );
+        env.edit(|c| {
+            if own_userns {
+                add_own_userns(c, 65536);
+            }
+            let m = c["mounts"].as_array_mut().unwrap();
+            m.push(
+                json!({"destination": "/mnt", "type": "bind", "source": a, "options": ["rbind"]}),
+            );
+            m.push(
+                json!({"destination": "/final", "type": "bind", "source": format!("{r}/mnt"),
+                          "options": ["rbind", "idmap"], "uidMappings": map, "gidMappings": map}),
+            );
+        });
+        let out = run_sh(
+            &env,
+            "idmap-ctr-src",
+            "cat /final/x/file; echo; stat -c %u:%g /final/x/file /mnt/x/file",
+        );
+        // Through the mapping, on-disk 42 is host 100042 without a user
+        // namespace, container 42 in one mapped like the mount; the plain
+        // bind shows host ids (42, or the overflow id in the namespace).
+        let want = if own_userns {
+            "a/x\n42:42\n65534:65534\n"
+        } else {
+            "a/x\n100042:100042\n42:42\n"
+        };
+        assert_eq!(out, want, "own_userns={own_userns}");
+    }
+}
+
+/// A spec profile that denies getcwd (runtime-tools linux_seccomp) applies to
+/// the container's process, not to the runtime's own checks: the init
+/// verifies its cwd before installing any filter (here without
+/// noNewPrivileges, where the filters go on before the capabilities are
+/// dropped). The create failed with EPERM; runc fails it too ("getwd").
+#[test]
+fn spec_filter_denying_getcwd_still_starts() {
+    let env = Env::new();
+    relax_all(&env);
+    env.edit(|c| {
+        c["process"]["noNewPrivileges"] = false.into();
+        c["process"]["cwd"] = "/tmp".into();
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+    });
+    let out = run_sh(
+        &env,
+        "getcwd-denied",
+        "grep '^Seccomp:' /proc/self/status; env pwd || echo getcwd-denied",
+    );
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(out.contains("getcwd-denied"), "{out}");
+}
+
+/// The state a prestart, createRuntime or createContainer hook reads says
+/// "created": they run after the runtime environment is created (runtime-spec
+/// lifecycle steps 3-5; "creating" is step 2). runtime-tools' hooks_stdin
+/// checks it; runc says "creating".
+#[test]
+fn create_hooks_see_the_created_state() {
+    let env = Env::new();
+    relax_all(&env);
+    let out = env.dir.path().join("hook-states");
+    std::fs::create_dir(&out).unwrap();
+    let hook = |name: &str| {
+        let f = out.join(name);
+        json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", f.display())]})
+    };
+    env.edit(|c| {
+        c["hooks"] = json!({
+            "prestart": [hook("prestart")],
+            "createRuntime": [hook("createRuntime")],
+            "createContainer": [hook("createContainer")],
+        });
+    });
+    env.args(&["true"]);
+    let id = env.id("hookstate");
+    let o = env.run(&id);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in ["prestart", "createRuntime", "createContainer"] {
+        let text = std::fs::read_to_string(out.join(name)).unwrap();
+        let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(state["status"], "created", "{name}: {text}");
+        assert_eq!(state["id"], id.as_str(), "{name}: {text}");
+    }
+}
+
+/// runc's "mount order" under ward's defaults (its own user namespace): a
+/// bind source spelled with the rootfs's host path names the container's tree
+/// as the mounts before it built it, through ward's id-mapped copy of the
+/// rootfs, so ids stay as under runc. It named the bundle's own rootfs
+/// directory, without those mounts ("prepare rootfs: No such file or
+/// directory").
+#[test]
+fn mount_order_under_wards_user_namespace() {
+    let env = Env::new();
+    let rootfs = env.bundle.join("rootfs");
+    let a = env.dir.path().join("bind-a");
+    std::fs::create_dir_all(a.join("x")).unwrap();
+    std::fs::write(a.join("x/file"), "a/x").unwrap();
+    std::fs::create_dir_all(rootfs.join("final")).unwrap();
+    let (a, r) = (
+        a.to_str().unwrap().to_string(),
+        rootfs.to_str().unwrap().to_string(),
+    );
+    env.edit(|c| {
+        let m = c["mounts"].as_array_mut().unwrap();
+        m.push(json!({"destination": "/mnt", "type": "bind", "source": a, "options": ["rbind"]}));
+        m.push(json!({"destination": "/final", "type": "bind",
+                      "source": format!("{r}/mnt"), "options": ["rbind"]}));
+    });
+    let out = run_sh(
+        &env,
+        "mount-order-ward",
+        "cat /proc/self/uid_map; cat /final/x/file; echo; stat -c %u /final/x/file",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_ne!(
+        lines[0].split_whitespace().nth(1),
+        Some("0"),
+        "ward's user namespace: {out}"
+    );
+    assert_eq!(&lines[1..], &["a/x", "0"], "{out}");
 }

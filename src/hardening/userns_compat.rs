@@ -12,7 +12,7 @@ use std::path::Path;
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, MountBuilder, Spec};
 
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use super::userns::{self, IdRange, Idmapped, UsernsError};
 use crate::error::{io_err, Result, WardError};
@@ -104,26 +104,32 @@ pub fn adapt(spec: &mut Spec, ward_dir: &Path, range: &IdRange) -> Result<()> {
 /// sources from inside the container's user namespace, where the path to them
 /// may not be traversable; the staging dir is (mode 0711 parents).
 ///
-/// Each staged bind is id-mapped through `ns` (the container's user
-/// namespace) or the mount's own `uidMappings`/`gidMappings`, so container
+/// Each staged bind is id-mapped through ward's user namespace (`ward`, the
+/// container's) or the mount's own `uidMappings`/`gidMappings`, so container
 /// uid N reads and writes it as host uid N, as under runc. What
 /// `policy::idmap::bind_plan` or the kernel keeps at host ids is returned as
 /// adaptations for the posture report.
 ///
-/// With `ns` None (the spec brings its own user namespace, or none) the binds
+/// With `ward` None (the spec brings its own user namespace, or none) the binds
 /// the spec asks to id-map are staged, and `idmap` without mappings of its
-/// own uses the spec's `linux.uidMappings`/`gidMappings`; with `plain_outside`
-/// (the rootfs) plain binds are staged too, at host ids, except those whose
-/// source lies in the rootfs: those name the container's own mount tree as
-/// built so far (runc's mount order), which staging would freeze.
+/// own uses the spec's `linux.uidMappings`/`gidMappings` (or the namespace it
+/// joins); with `stage_plain` plain binds are staged too, at host ids.
+///
+/// `ward` is ward's user namespace and the id-mapped root it mounted. A bind
+/// whose source lies in `rootfs` (the spec's spelling) names the container's
+/// own mount tree as built so far (runc's mount order), which staging would
+/// freeze: it is left to libcontainer, pointed at ward's mapped root
+/// (`policy::idmap::bind_at_its_turn`).
 pub fn stage_binds(
     spec: &mut Spec,
     dir: &Path,
     bundle_dir: &Path,
     devices_dir: &Path,
-    ns: Option<BorrowedFd<'_>>,
-    plain_outside: Option<&Path>,
+    ward: Option<(BorrowedFd<'_>, &Path)>,
+    rootfs: &Path,
+    stage_plain: bool,
 ) -> Result<Vec<Adaptation>> {
+    let ns = ward.map(|(fd, _)| fd);
     let Some(mut mounts) = spec.mounts().clone() else {
         return Ok(Vec::new());
     };
@@ -132,6 +138,12 @@ pub fn stage_binds(
         linux.uid_mappings().clone().unwrap_or_default(),
         linux.gid_mappings().clone().unwrap_or_default(),
     );
+    let spec_userns_path = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .find(|n| n.typ() == LinuxNamespaceType::User)
+        .and_then(|n| n.path().clone());
     let mut adaptations = Vec::new();
     for (i, m) in mounts.iter_mut().enumerate() {
         if !idmap::is_bind(m) {
@@ -145,23 +157,22 @@ pub fn stage_binds(
         } else {
             bundle_dir.join(src)
         };
-        // Rebased onto the id-mapped root (lifecycle/bind_sources.rs):
-        // mapped already, bound as it is.
-        if ns.is_some() && src.starts_with(dir) && !idmap::spec_idmap(m) {
+        if idmap::bind_at_its_turn(m, &src, rootfs, ns.is_some()) {
+            // Under ward's user namespace the tree is ward's id-mapped copy.
+            if let (Some((_, mapped)), Ok(rest)) = (ward, src.strip_prefix(rootfs)) {
+                m.set_source(Some(mapped.join(rest)));
+            }
             continue;
         }
-        if ns.is_none() && !idmap::spec_idmap(m) {
-            match plain_outside {
-                Some(rootfs) if !src.starts_with(rootfs) => {}
-                _ => continue,
-            }
+        if ns.is_none() && !idmap::spec_idmap(m) && (!stage_plain || src.starts_with(rootfs)) {
+            continue;
         }
         let meta = match std::fs::metadata(&src) {
             Ok(m) => m,
             // libcontainer reports a missing source with its own error.
             Err(_) => continue,
         };
-        let plan = idmap::bind_plan(i, m, &src, src.starts_with(devices_dir))?;
+        let plan = idmap::bind_plan(i, m, &src, src.starts_with(devices_dir), ns.is_some())?;
         let staged = dir.join(format!("b{i}"));
         if meta.is_dir() {
             std::fs::create_dir(&staged)
@@ -193,16 +204,24 @@ pub fn stage_binds(
                 required,
             } => {
                 let field = format!("mounts[{i}]");
-                let own = match (&maps, ns) {
-                    (Some((u, g)), _) => Some(userns::userns_fd_for(&field, u, g)?),
-                    (None, Some(_)) => None,
-                    (None, None) if spec_maps.0.is_empty() || spec_maps.1.is_empty() => {
+                let own = match (&maps, ns, &spec_userns_path) {
+                    (Some((u, g)), _, _) => Some(userns::userns_fd_for(&field, u, g)?),
+                    (None, Some(_), _) => None,
+                    // A user namespace the spec joins by path: its mapping.
+                    (None, None, Some(p)) => {
+                        let f = std::fs::File::open(p).map_err(io_err(format!(
+                            "{field}: opening the spec's user namespace {} for its idmap",
+                            p.display()
+                        )))?;
+                        Some(OwnedFd::from(f))
+                    }
+                    (None, None, None) if spec_maps.0.is_empty() || spec_maps.1.is_empty() => {
                         return Err(WardError::Invalid(format!(
                             "{field}: idmap without uidMappings/gidMappings, and the spec's \
                              user namespace has no linux.uidMappings/gidMappings to take them from"
                         )))
                     }
-                    (None, None) => {
+                    (None, None, None) => {
                         Some(userns::userns_fd_for(&field, &spec_maps.0, &spec_maps.1)?)
                     }
                 };

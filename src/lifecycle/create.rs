@@ -152,14 +152,6 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         built.policy.adaptations.extend(adaptations);
         let rootfs = match &mapped {
             Some((_, root, ns)) => {
-                // Sources inside the image's rootfs: the mapped tree, where
-                // the spec's earlier mounts land (as runc resolves them).
-                super::bind_sources::rebase_onto_mapped_root(
-                    &mut built.spec,
-                    &b.dir,
-                    &b.rootfs,
-                    root,
-                );
                 // Bind sources may sit under directories the container's
                 // unprivileged root cannot traverse (podman's 0700 runroot):
                 // stage them where it can, id-mapped like the rootfs.
@@ -169,8 +161,9 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                         dir,
                         &b.dir,
                         &wdir.join("devices"),
-                        Some(ns.as_fd()),
-                        None,
+                        Some((ns.as_fd(), root.as_path())),
+                        &b.rootfs,
+                        false,
                     )?;
                     built.policy.adaptations.extend(staged);
                 }
@@ -199,7 +192,8 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                         &b.dir,
                         &wdir.join("devices"),
                         None,
-                        spec_userns.then_some(b.rootfs.as_path()),
+                        &b.rootfs,
+                        spec_userns,
                     )?;
                 }
                 b.rootfs.clone()

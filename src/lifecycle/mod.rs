@@ -1,6 +1,5 @@
 //! The container lifecycle on top of libcontainer: one file per operation.
 
-mod bind_sources;
 mod cgroup_path;
 pub mod create;
 pub(crate) mod creator;

@@ -90,10 +90,37 @@ pub fn spec_idmap(m: &Mount) -> bool {
             .any(|o| o == "idmap" || o == "ridmap")
 }
 
+/// Whether bind `m`, whose source `src` lies in the container's rootfs
+/// (`rootfs`, as the spec spells it), is left to libcontainer, made at its
+/// turn in the container's mount namespace, instead of staged host-side
+/// before create: its source then names the container's own mount tree as the
+/// mounts before it in the spec built it (mounts.bats "mount order"), which
+/// staging cannot see. A plain bind always is (under ward's own user
+/// namespace, through ward's id-mapped copy of the rootfs, whose mapping it
+/// keeps); one the spec asks to id-map is, and is mapped there
+/// (libcontainer's process/idmap_mount.rs), except under ward's own user
+/// namespace, whose tree is id-mapped already (the kernel maps a mount once):
+/// that one is still staged from the host's view.
+pub fn bind_at_its_turn(m: &Mount, src: &Path, rootfs: &Path, ward_userns: bool) -> bool {
+    src.starts_with(rootfs) && !(ward_userns && spec_idmap(m))
+}
+
 /// Decides for bind `mounts[i]` whose (absolute) source is `src`.
 /// `ward_device` marks the device nodes ward itself created for
-/// `linux.devices` (already owned by the container's ids).
-pub fn bind_plan(i: usize, m: &Mount, src: &Path, ward_device: bool) -> Result<BindPlan> {
+/// `linux.devices` (already owned by the container's ids). `ward_userns`:
+/// the container runs in ward's own user namespace, which id-maps every bind
+/// so that container uid N is host uid N, as without a user namespace under
+/// runc. Under the spec's own user namespace (or none) only a mapping the
+/// spec asks for applies: a plain bind keeps host ids, so host root's files
+/// show as the overflow id, as under runc (idmap.bats "bind mount [userns]");
+/// mapping it with the spec's maps would hand them to the container's root.
+pub fn bind_plan(
+    i: usize,
+    m: &Mount,
+    src: &Path,
+    ward_device: bool,
+    ward_userns: bool,
+) -> Result<BindPlan> {
     use std::os::unix::fs::FileTypeExt;
     let opts: Vec<&str> = m.options().iter().flatten().map(String::as_str).collect();
     let recursive = opts.contains(&"rbind");
@@ -107,7 +134,7 @@ pub fn bind_plan(i: usize, m: &Mount, src: &Path, ward_device: bool) -> Result<B
             )))
         }
     };
-    if ward_device {
+    if ward_device || (!asked && !ward_userns) {
         return Ok(BindPlan::Plain {
             recursive,
             why: None,
@@ -170,7 +197,7 @@ mod tests {
     #[test]
     fn plans() {
         let tmp = tempfile::tempdir().unwrap();
-        match bind_plan(0, &mount(&["rbind", "rw"]), tmp.path(), false).unwrap() {
+        match bind_plan(0, &mount(&["rbind", "rw"]), tmp.path(), false, true).unwrap() {
             BindPlan::Idmap {
                 shape,
                 maps: None,
@@ -178,22 +205,65 @@ mod tests {
             } => assert!(shape.recursive && shape.map_submounts && !shape.strict),
             p => panic!("{p:?}"),
         }
-        match bind_plan(0, &mount(&["bind", "idmap"]), tmp.path(), false).unwrap() {
+        match bind_plan(0, &mount(&["bind", "idmap"]), tmp.path(), false, true).unwrap() {
             BindPlan::Idmap {
                 shape, required, ..
             } => assert!(!shape.recursive && !shape.map_submounts && shape.strict && required),
             p => panic!("{p:?}"),
         }
-        match bind_plan(1, &mount(&["bind"]), Path::new("/dev/null"), false).unwrap() {
+        match bind_plan(1, &mount(&["bind"]), Path::new("/dev/null"), false, true).unwrap() {
             BindPlan::Plain { why: Some(w), .. } => assert!(w.contains("device node"), "{w}"),
             p => panic!("{p:?}"),
         }
-        match bind_plan(2, &mount(&["rbind"]), Path::new("/proc"), false).unwrap() {
+        match bind_plan(2, &mount(&["rbind"]), Path::new("/proc"), false, true).unwrap() {
             BindPlan::Plain { why: Some(w), .. } => assert!(w.contains("proc"), "{w}"),
             p => panic!("{p:?}"),
         }
-        let e = bind_plan(3, &mount(&["rbind", "ridmap"]), Path::new("/proc"), false).unwrap_err();
+        let e = bind_plan(
+            3,
+            &mount(&["rbind", "ridmap"]),
+            Path::new("/proc"),
+            false,
+            true,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("mounts[3] /data"), "{e}");
+        // The spec's own user namespace: a plain bind is not id-mapped, an
+        // `idmap` one is.
+        match bind_plan(4, &mount(&["rbind"]), tmp.path(), false, false).unwrap() {
+            BindPlan::Plain {
+                recursive: true,
+                why: None,
+            } => {}
+            p => panic!("{p:?}"),
+        }
+        assert!(matches!(
+            bind_plan(5, &mount(&["rbind", "idmap"]), tmp.path(), false, false).unwrap(),
+            BindPlan::Idmap { required: true, .. }
+        ));
+        // Sources in the rootfs are bound at their turn, except an id-mapped
+        // one under ward's namespace.
+        let root = Path::new("/b/rootfs");
+        let inside = Path::new("/b/rootfs/mnt");
+        assert!(bind_at_its_turn(&mount(&["rbind"]), inside, root, true));
+        assert!(bind_at_its_turn(
+            &mount(&["rbind", "idmap"]),
+            inside,
+            root,
+            false
+        ));
+        assert!(!bind_at_its_turn(
+            &mount(&["rbind", "idmap"]),
+            inside,
+            root,
+            true
+        ));
+        assert!(!bind_at_its_turn(
+            &mount(&["rbind"]),
+            Path::new("/b/rootfs2"),
+            root,
+            false
+        ));
         assert_eq!(
             rootfs_plan(RootfsKind::Overlay, false),
             RootfsPlan::OverlayWritable

@@ -80,6 +80,25 @@ where
     pub fn close(&self) -> Result<(), ChannelError> {
         Ok(unistd::close(self.sender)?)
     }
+
+    /// ward patch: a second handle on the same socket (neither closes it on
+    /// drop), for the init's id-mapped mount requests.
+    pub(crate) fn alias(&self) -> Self {
+        Sender {
+            sender: self.sender,
+            phantom: PhantomData,
+        }
+    }
+}
+
+impl<T> Receiver<T> {
+    /// ward patch: a second handle on the same socket (see `Sender::alias`).
+    pub(crate) fn alias(&self) -> Self {
+        Receiver {
+            receiver: self.receiver,
+            phantom: PhantomData,
+        }
+    }
 }
 
 impl<T> Receiver<T>

@@ -66,6 +66,16 @@ pub fn run_hooks(
         oci_state.set_bundle(user_bundle);
     }
 
+    // ward patch: prestart, createRuntime and createContainer run after the
+    // runtime environment is created (runtime-spec lifecycle steps 3-5, after
+    // step 2, "creating"): their state says "created", as runtime-tools'
+    // hooks_stdin checks (runc says "creating").
+    if matches!(kind, "prestart" | "createRuntime" | "createContainer")
+        && *oci_state.status() == oci_spec::runtime::ContainerState::Creating
+    {
+        oci_state.set_status(oci_spec::runtime::ContainerState::Created);
+    }
+
     // The `pid` parameter allows overriding the PID in the state. This is needed because
     // high-level container runtimes like containerd set the PID separately for certain hooks.
     // Ref: https://github.com/containerd/containerd/blob/main/cmd/containerd/command/oci-hook.go#L90

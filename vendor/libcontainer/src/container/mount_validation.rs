@@ -96,12 +96,8 @@ pub(crate) fn validate_idmapped_mounts(
             return Err(ErrInvalidSpec::MountIdmapMissingMappings);
         }
 
-        // TODO: remove this guard when idmapped mount support is implemented.
-        tracing::error!(
-            destination = ?mount.destination(),
-            "idmapped mounts are not supported"
-        );
-        return Err(ErrInvalidSpec::MountIdmapUnsupported);
+        // ward patch: id-mapped binds are made at mount time
+        // (process::idmap_mount); upstream refused them here.
     }
 
     Ok(())
@@ -145,7 +141,7 @@ mod tests {
     }
 
     #[test]
-    fn validate_idmapped_mounts_rejects_idmap_with_mappings_bind_as_unsupported() {
+    fn validate_idmapped_mounts_accepts_idmap_with_mappings_bind() {
         let mount = base_mount()
             .options(vec!["bind".to_string(), "idmap".to_string()])
             .uid_mappings(vec![make_mapping()])
@@ -154,11 +150,11 @@ mod tests {
             .unwrap();
         let syscall = create_root_syscall();
         let res = validate_idmapped_mounts(&[mount], None, &*syscall);
-        assert!(matches!(res, Err(ErrInvalidSpec::MountIdmapUnsupported)));
+        assert!(res.is_ok(), "{res:?}");
     }
 
     #[test]
-    fn validate_idmapped_mounts_rejects_mappings_without_idmap_flag_as_unsupported() {
+    fn validate_idmapped_mounts_accepts_mappings_without_idmap_flag() {
         let mount = base_mount()
             .options(vec!["bind".to_string()])
             .uid_mappings(vec![make_mapping()])
@@ -167,11 +163,11 @@ mod tests {
             .unwrap();
         let syscall = create_root_syscall();
         let res = validate_idmapped_mounts(&[mount], None, &*syscall);
-        assert!(matches!(res, Err(ErrInvalidSpec::MountIdmapUnsupported)));
+        assert!(res.is_ok(), "{res:?}");
     }
 
     #[test]
-    fn validate_idmapped_mounts_rejects_implied_idmap_with_userns_as_unsupported() {
+    fn validate_idmapped_mounts_accepts_implied_idmap_with_userns() {
         let mount = base_mount()
             .options(vec!["bind".to_string(), "idmap".to_string()])
             .build()
@@ -189,11 +185,11 @@ mod tests {
             .unwrap();
         let syscall = create_root_syscall();
         let res = validate_idmapped_mounts(&[mount], Some(&linux), &*syscall);
-        assert!(matches!(res, Err(ErrInvalidSpec::MountIdmapUnsupported)));
+        assert!(res.is_ok(), "{res:?}");
     }
 
     #[test]
-    fn validate_idmapped_mounts_rejects_implied_idmap_with_joined_userns_as_unsupported() {
+    fn validate_idmapped_mounts_accepts_implied_idmap_with_joined_userns() {
         let mount = base_mount()
             .options(vec!["bind".to_string(), "idmap".to_string()])
             .build()
@@ -210,11 +206,11 @@ mod tests {
             .unwrap();
         let syscall = create_root_syscall();
         let res = validate_idmapped_mounts(&[mount], Some(&linux), &*syscall);
-        assert!(matches!(res, Err(ErrInvalidSpec::MountIdmapUnsupported)));
+        assert!(res.is_ok(), "{res:?}");
     }
 
     #[test]
-    fn validate_idmapped_mounts_rejects_ridmap_with_userns_as_unsupported() {
+    fn validate_idmapped_mounts_accepts_ridmap_with_userns() {
         let mount = base_mount()
             .options(vec!["bind".to_string(), "ridmap".to_string()])
             .build()
@@ -232,11 +228,11 @@ mod tests {
             .unwrap();
         let syscall = create_root_syscall();
         let res = validate_idmapped_mounts(&[mount], Some(&linux), &*syscall);
-        assert!(matches!(res, Err(ErrInvalidSpec::MountIdmapUnsupported)));
+        assert!(res.is_ok(), "{res:?}");
     }
 
     #[test]
-    fn validate_idmapped_mounts_rejects_rbind_idmap_as_unsupported() {
+    fn validate_idmapped_mounts_accepts_rbind_idmap() {
         let mount = MountBuilder::default()
             .destination(PathBuf::from("/mnt"))
             .source(PathBuf::from("/src"))
@@ -247,7 +243,7 @@ mod tests {
             .unwrap();
         let syscall = create_root_syscall();
         let res = validate_idmapped_mounts(&[mount], None, &*syscall);
-        assert!(matches!(res, Err(ErrInvalidSpec::MountIdmapUnsupported)));
+        assert!(res.is_ok(), "{res:?}");
     }
 
     #[test]
@@ -418,7 +414,7 @@ mod tests {
     }
 
     #[test]
-    fn validate_idmapped_mounts_rejects_bind_type_without_bind_option_as_unsupported() {
+    fn validate_idmapped_mounts_accepts_bind_type_without_bind_option() {
         // typ="bind" のみで is_bind を満たし、options に "bind"/"rbind" を含まないケース
         let mount = base_mount()
             .options(vec!["idmap".to_string()])
@@ -428,7 +424,7 @@ mod tests {
             .unwrap();
         let syscall = create_root_syscall();
         let res = validate_idmapped_mounts(&[mount], None, &*syscall);
-        assert!(matches!(res, Err(ErrInvalidSpec::MountIdmapUnsupported)));
+        assert!(res.is_ok(), "{res:?}");
     }
 
     #[test]
@@ -447,7 +443,7 @@ mod tests {
             .unwrap();
         let syscall = create_root_syscall();
         let res = validate_idmapped_mounts(&[mapped_mount, regular_mount], None, &*syscall);
-        assert!(matches!(res, Err(ErrInvalidSpec::MountIdmapUnsupported)));
+        assert!(res.is_ok(), "{res:?}");
     }
 
     #[test]
@@ -469,7 +465,7 @@ mod tests {
             .unwrap();
         let syscall = create_root_syscall();
         let res = validate_idmapped_mounts(&[valid_mount, invalid_mount], None, &*syscall);
-        assert!(matches!(res, Err(ErrInvalidSpec::MountIdmapUnsupported)));
+        assert!(res.is_ok(), "{res:?}");
     }
 
     #[test]

@@ -93,6 +93,23 @@ impl MainSender {
         Ok(())
     }
 
+    /// ward patch: asks the main process to id-map the detached tree `fd`.
+    pub(crate) fn request_mount_idmap(
+        &mut self,
+        msg: MountMsg,
+        fd: RawFd,
+    ) -> Result<(), ChannelError> {
+        self.sender.send_fds(Message::AskMountFd(msg), &[fd])?;
+        Ok(())
+    }
+
+    /// ward patch: see `crate::channel::Sender::alias`.
+    pub(crate) fn alias(&self) -> Self {
+        MainSender {
+            sender: self.sender.alias(),
+        }
+    }
+
     pub fn network_setup_ready(&mut self) -> Result<(), ChannelError> {
         tracing::debug!("notify network setup ready");
         self.sender.send(Message::SetupNetworkDeviceReady)?;
@@ -424,6 +441,13 @@ pub struct InitReceiver {
 }
 
 impl InitReceiver {
+    /// ward patch: see `crate::channel::Sender::alias`.
+    pub(crate) fn alias(&self) -> Self {
+        InitReceiver {
+            receiver: self.receiver.alias(),
+        }
+    }
+
     pub fn wait_for_seccomp_request_done(&mut self) -> Result<(), ChannelError> {
         let msg = self
             .receiver

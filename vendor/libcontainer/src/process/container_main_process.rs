@@ -220,6 +220,17 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
         }
     }
 
+    // ward patch: the init's id-mapped binds, mapped here (host root) at
+    // their turn in its mount setup, before anything else it sends.
+    if matches!(container_args.container_type, ContainerType::InitContainer) {
+        crate::process::idmap_mount::serve(
+            crate::process::idmap_mount::expected(&container_args.spec),
+            init_pid,
+            &mut init_main_receiver,
+            &mut init_sender,
+        )?;
+    }
+
     if matches!(container_args.container_type, ContainerType::InitContainer) {
         if let Some(hooks) = container_args.spec.hooks() {
             init_main_receiver.wait_for_hook_request()?;

@@ -8,6 +8,7 @@ pub mod container_main_process;
 mod container_single_clone;
 pub mod cpu_affinity;
 mod fork;
+pub(crate) mod idmap_mount;
 pub mod init;
 pub mod intel_rdt;
 pub mod memory_policy;

@@ -773,6 +773,12 @@ impl Mount {
                     .open_tree(libc::AT_FDCWD, Some(src_str), open_tree_flags)?;
             let mount_fd = mount_fd_owned.as_fd();
 
+            // ward patch: a bind the spec asks to id-map is mapped now, at
+            // its turn, on the tree cloned here (process::idmap_mount).
+            if let Some(req) = crate::process::idmap_mount::request_for(m) {
+                crate::process::idmap_mount::apply(mount_fd, req).map_err(MountError::Custom)?;
+            }
+
             // mount_setattr
             let attr_set_from_flags = self.mount_flag_to_attr(&mount_option_config.flags);
             let mut mount_attr = linux::MountAttr {

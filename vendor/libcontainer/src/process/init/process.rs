@@ -98,13 +98,16 @@ pub fn container_init_process(
         let in_user_ns = utils::is_in_new_userns().map_err(InitProcessError::Io)?;
         let bind_service = ctx.ns.get(LinuxNamespaceType::User)?.is_some() || in_user_ns;
         let rootfs = RootFS::new();
-        rootfs
-            .prepare_rootfs(
-                ctx.spec,
-                ctx.rootfs,
-                bind_service,
-                ctx.ns.get(LinuxNamespaceType::Cgroup)?.is_some(),
-            )
+        // ward patch: id-mapped binds are mapped by the main process.
+        crate::process::idmap_mount::install(main_sender, init_receiver);
+        let prepared = rootfs.prepare_rootfs(
+            ctx.spec,
+            ctx.rootfs,
+            bind_service,
+            ctx.ns.get(LinuxNamespaceType::Cgroup)?.is_some(),
+        );
+        crate::process::idmap_mount::uninstall();
+        prepared
             .map_err(|err| {
                 tracing::error!(?err, "failed to prepare rootfs");
                 InitProcessError::RootFS(err)
@@ -321,6 +324,16 @@ pub fn container_init_process(
             }
         }
     };
+    // ward patch: a cwd reached now is verified now, before any seccomp
+    // filter: the spec's filter is the container process's, and may deny
+    // getcwd (runtime-tools linux_seccomp); only a chdir left for after the
+    // user is set up is verified there.
+    if !do_chdir {
+        verify_cwd().map_err(|err| {
+            tracing::error!(?err, "failed to verify cwd");
+            err
+        })?;
+    }
 
     set_supplementary_gids(
         ctx.process.user(),
@@ -463,10 +476,12 @@ pub fn container_init_process(
     }
 
     // Ensure that the current working directory is actually inside the container.
-    verify_cwd().map_err(|err| {
-        tracing::error!(?err, "failed to verify cwd");
-        err
-    })?;
+    if do_chdir {
+        verify_cwd().map_err(|err| {
+            tracing::error!(?err, "failed to verify cwd");
+            err
+        })?;
+    }
 
     // Initialize seccomp profile right before we are ready to execute the
     // payload so as few syscalls will happen between here and payload exec. The
@@ -873,15 +888,46 @@ fn unmount_or_hide(syscall: &dyn Syscall, target: impl AsRef<Path>) -> Result<()
     }
 }
 
+// ward patch: every mount point of a procfs or sysfs mount showing its
+// filesystem's root (a "full" mount), outside `rootfs` (canonical, as
+// mountinfo lists it), shallowest first.
+fn exposed_pseudo_fs_mounts(rootfs: &Path) -> Result<Vec<PathBuf>> {
+    use crate::rootfs::mount::{MountInfoProvider, ProcMountInfoProvider};
+    let infos = ProcMountInfoProvider::new()
+        .mountinfo()
+        .map_err(|err| InitProcessError::RootFS(err.into()))?;
+    let mut targets: Vec<PathBuf> = infos
+        .into_iter()
+        .filter(|m| {
+            m.root == "/"
+                && (m.fs_type == "proc" || m.fs_type == "sysfs")
+                && !m.mount_point.starts_with(rootfs)
+        })
+        .map(|m| m.mount_point)
+        .collect();
+    // Stacked mounts at one point stay listed twice: one unmount each.
+    targets.sort_by_key(|p| p.components().count());
+    Ok(targets)
+}
+
 fn move_root(syscall: &dyn Syscall, rootfs: &Path) -> Result<()> {
     unistd::chdir(rootfs).map_err(InitProcessError::NixOther)?;
-    // umount /sys and /proc if they are mounted, the purpose is to
-    // unmount or hide the /sys and /proc filesystems before the process changes its
-    // root to the new rootfs. thus ensure that the /sys and /proc filesystems are not
-    // accessible in the new rootfs. the logic is borrowed from crun
-    // https://github.com/containers/crun/blob/53cd1c1c697d7351d0cad23708d29bf4a7980a3a/src/libcrun/linux.c#L2780
-    unmount_or_hide(syscall, "/sys")?;
-    unmount_or_hide(syscall, "/proc")?;
+    // ward patch: chroot leaves the whole mount tree of this namespace in
+    // place, and the kernel lets a nested user namespace mount a fresh procfs
+    // or sysfs when any full mount of that type in the namespace is not
+    // covered by a locked mount (mount_too_revealing). Unmount (or cover)
+    // every full procfs/sysfs mount outside the rootfs, not just /proc and
+    // /sys, as runc's msMoveRoot does.
+    for target in exposed_pseudo_fs_mounts(rootfs)? {
+        // Be sure the unmount does not propagate to the host.
+        match syscall.mount(None, &target, None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None) {
+            Ok(()) => {}
+            // A parent already detached took this one with it.
+            Err(SyscallError::Nix(nix::errno::Errno::ENOENT)) => continue,
+            Err(err) => return Err(InitProcessError::SyscallOther(err)),
+        }
+        unmount_or_hide(syscall, &target)?;
+    }
     syscall
         .mount(Some(rootfs), Path::new("/"), None, MsFlags::MS_MOVE, None)
         .map_err(|err| {

@@ -1,0 +1,229 @@
+//! ward patch: id-mapped bind mounts made at their turn in the container's
+//! mount namespace, as runc's mount source fds are.
+//!
+//! The init clones the source tree (open_tree(OPEN_TREE_CLONE)) where it
+//! stands, so the source sees the mounts made before it in the spec. Setting
+//! MOUNT_ATTR_IDMAP needs CAP_SYS_ADMIN over the source filesystem's user
+//! namespace (the host's), which an init in its own user namespace lacks: it
+//! hands the detached tree to the main process (host root), which maps it and
+//! hands it back; the init then attaches it. The main process serves exactly
+//! one request per id-mapped bind of the spec (`expected`), before anything
+//! else it waits for from the init.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxIdMapping, Mount as SpecMount, Spec};
+
+use super::channel::{ChannelError, InitReceiver, InitSender, MainReceiver, MainSender};
+use super::message::{Message, MountIdMap, MountIdMapUsernsSource, MountMsg};
+use crate::syscall::linux::{AT_EMPTY_PATH, AT_RECURSIVE, MountAttr};
+use crate::syscall::syscall::create_syscall;
+
+/// MOUNT_ATTR_IDMAP (linux/mount.h).
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// The request for bind `m` if the spec asks to id-map it: its own
+/// mappings, or (bare `idmap`/`ridmap`) the container's user namespace.
+pub(crate) fn request_for(m: &SpecMount) -> Option<MountMsg> {
+    let opts: Vec<&str> = m.options().iter().flatten().map(String::as_str).collect();
+    let bind = m.typ().as_deref() == Some("bind") || opts.contains(&"bind") || opts.contains(&"rbind");
+    let flagged = opts.contains(&"idmap") || opts.contains(&"ridmap");
+    let maps = m.uid_mappings().is_some() || m.gid_mappings().is_some();
+    if !bind || !(flagged || maps) {
+        return None;
+    }
+    let userns_source = match (m.uid_mappings(), m.gid_mappings()) {
+        (Some(u), Some(g)) => MountIdMapUsernsSource::Mappings {
+            uid_mappings: u.clone(),
+            gid_mappings: g.clone(),
+        },
+        _ => MountIdMapUsernsSource::ContainerUserns,
+    };
+    Some(MountMsg {
+        source: m.source().clone().unwrap_or_default(),
+        idmap: Some(MountIdMap {
+            userns_source,
+            apply_idmap_recursively: opts.contains(&"ridmap"),
+        }),
+        clone_mount_tree_recursively: opts.contains(&"rbind"),
+    })
+}
+
+/// How many requests the init of this spec sends.
+pub(crate) fn expected(spec: &Spec) -> usize {
+    spec.mounts()
+        .iter()
+        .flatten()
+        .filter(|m| request_for(m).is_some())
+        .count()
+}
+
+// The init's side of the channel while its mounts are made (the init is
+// single-threaded; the channel types hold raw fds and close nothing on drop).
+thread_local! {
+    static CHANNEL: RefCell<Option<(MainSender, InitReceiver)>> = const { RefCell::new(None) };
+}
+
+/// In the init, before its mounts: where `apply` sends its requests.
+pub(crate) fn install(main_sender: &MainSender, init_receiver: &InitReceiver) {
+    CHANNEL.with(|c| *c.borrow_mut() = Some((main_sender.alias(), init_receiver.alias())));
+}
+
+/// In the init, after its mounts.
+pub(crate) fn uninstall() {
+    CHANNEL.with(|c| *c.borrow_mut() = None);
+}
+
+/// In the init: has the detached tree `fd` id-mapped by the main process.
+pub(crate) fn apply(fd: BorrowedFd<'_>, msg: MountMsg) -> Result<(), String> {
+    CHANNEL.with(|c| {
+        let mut c = c.borrow_mut();
+        let (sender, receiver) = c
+            .as_mut()
+            .ok_or_else(|| "id-mapped mount outside container setup".to_string())?;
+        sender
+            .request_mount_idmap(msg, fd.as_raw_fd())
+            .map_err(|e| e.to_string())?;
+        receiver
+            .wait_for_mount_fd_reply()
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// In the main process: serves the init's `n` requests (an init that fails
+/// first says why, as ExecFailed).
+pub(crate) fn serve(
+    n: usize,
+    init_pid: Pid,
+    receiver: &mut MainReceiver,
+    sender: &mut InitSender,
+) -> Result<(), ChannelError> {
+    for _ in 0..n {
+        let (msg, fds) = receiver.recv_message_with_fds()?;
+        let req = match msg {
+            Message::AskMountFd(req) => req,
+            Message::ExecFailed(err) => return Err(ChannelError::ExecError(err)),
+            Message::OtherError(err) => return Err(ChannelError::OtherError(err)),
+            other => {
+                return Err(ChannelError::UnexpectedMessage {
+                    expected: "AskMountFd",
+                    received: Box::new(other),
+                });
+            }
+        };
+        let Some([fd]) = fds else {
+            return Err(ChannelError::MissingMountFds);
+        };
+        // SAFETY: received with SCM_RIGHTS just now; nothing else owns it.
+        let tree = unsafe { OwnedFd::from_raw_fd(fd) };
+        match idmap_tree(tree.as_fd(), &req, init_pid) {
+            Ok(()) => sender.send_mount_fd_reply(tree.as_raw_fd())?,
+            Err(e) => sender.send_mount_fd_error(format!(
+                "id-mapping mount source {}: {e}",
+                req.source.display()
+            ))?,
+        }
+    }
+    Ok(())
+}
+
+fn idmap_tree(tree: BorrowedFd<'_>, req: &MountMsg, init_pid: Pid) -> Result<(), String> {
+    let Some(idmap) = &req.idmap else {
+        return Ok(());
+    };
+    let userns: OwnedFd = match &idmap.userns_source {
+        MountIdMapUsernsSource::Mappings {
+            uid_mappings,
+            gid_mappings,
+        } => userns_with(uid_mappings, gid_mappings)?,
+        MountIdMapUsernsSource::ContainerUserns => {
+            File::open(format!("/proc/{init_pid}/ns/user"))
+                .map_err(|e| format!("opening the container's user namespace: {e}"))?
+                .into()
+        }
+    };
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.as_raw_fd() as u64,
+    };
+    let rec = if idmap.apply_idmap_recursively {
+        AT_RECURSIVE
+    } else {
+        0
+    };
+    create_syscall()
+        .mount_setattr(
+            tree,
+            std::path::Path::new(""),
+            AT_EMPTY_PATH | rec,
+            &attr,
+            std::mem::size_of::<MountAttr>(),
+        )
+        .map_err(|e| format!("mount_setattr(MOUNT_ATTR_IDMAP): {e}"))
+}
+
+/// A user namespace with these mappings: a child that waits in a fresh one
+/// while its maps are written, then exits.
+fn userns_with(uids: &[LinuxIdMapping], gids: &[LinuxIdMapping]) -> Result<OwnedFd, String> {
+    let lines = |maps: &[LinuxIdMapping]| -> String {
+        maps.iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect()
+    };
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(format!("pipe2: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: pipe2 just returned these two fds; we own them.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: fork-like clone (no new stack, no CLONE_VM); the child only
+    // makes async-signal-safe calls (close, read, _exit) and never returns.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        return Err(format!("clone(CLONE_NEWUSER): {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        let mut b = [0u8; 1];
+        // SAFETY: close(2) of our copy of the write end (so the read sees
+        // EOF when the parent closes its own), read(2) into a local buffer,
+        // then _exit.
+        unsafe {
+            libc::close(wr.as_raw_fd());
+            libc::read(rd.as_raw_fd(), b.as_mut_ptr().cast(), 1);
+            libc::_exit(0);
+        }
+    }
+    drop(rd);
+    let result = (|| -> Result<OwnedFd, String> {
+        for (file, maps) in [("uid_map", uids), ("gid_map", gids)] {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(format!("/proc/{pid}/{file}"))
+                .and_then(|mut f| f.write_all(lines(maps).as_bytes()))
+                .map_err(|e| format!("writing {file} of the mapping namespace: {e}"))?;
+        }
+        File::open(format!("/proc/{pid}/ns/user"))
+            .map(OwnedFd::from)
+            .map_err(|e| format!("opening the mapping namespace: {e}"))
+    })();
+    drop(wr);
+    let _ = nix::sys::wait::waitpid(Pid::from_raw(pid as i32), None);
+    result
+}
