@@ -163,7 +163,7 @@ impl AnyCgroupManager {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CgroupSetup {
     Hybrid,
     Legacy,
@@ -347,8 +347,19 @@ pub fn get_cgroup_setup_with_root(root_path: &Path) -> Result<CgroupSetup, GetCg
     Err(GetCgroupSetupError::FailedToDetect)
 }
 
+/// The setup under /sys/fs/cgroup, detected once per process (ward patch: a
+/// create asked 6 times, 3 path walks each, and its children again). The
+/// layout of the cgroup mounts does not change while a runtime runs; a
+/// forked child inherits the answer, which is the host's layout it was
+/// cloned from (what its callers want, even after the child has unshared
+/// its mount namespace). A failed detection is not kept.
 pub fn get_cgroup_setup() -> Result<CgroupSetup, GetCgroupSetupError> {
-    get_cgroup_setup_with_root(Path::new(DEFAULT_CGROUP_ROOT))
+    static CACHE: std::sync::OnceLock<CgroupSetup> = std::sync::OnceLock::new();
+    if let Some(s) = CACHE.get() {
+        return Ok(*s);
+    }
+    let s = get_cgroup_setup_with_root(Path::new(DEFAULT_CGROUP_ROOT))?;
+    Ok(*CACHE.get_or_init(|| s))
 }
 
 #[derive(thiserror::Error, Debug)]
@@ -385,7 +396,12 @@ pub fn create_cgroup_manager_with_root(
         None => Path::new(DEFAULT_CGROUP_ROOT),
     };
 
-    let cgroup_setup = get_cgroup_setup_with_root(root).map_err(|err| match err {
+    let detected = if root == Path::new(DEFAULT_CGROUP_ROOT) {
+        get_cgroup_setup()
+    } else {
+        get_cgroup_setup_with_root(root)
+    };
+    let cgroup_setup = detected.map_err(|err| match err {
         GetCgroupSetupError::WrappedIo(err) => CreateCgroupSetupError::WrappedIo(err),
         GetCgroupSetupError::NonDefault => CreateCgroupSetupError::NonDefault,
         GetCgroupSetupError::FailedToDetect => CreateCgroupSetupError::FailedToDetect,

@@ -259,9 +259,34 @@ pub fn create_dir_all_with_mode<P: AsRef<Path>>(
 }
 
 pub fn is_in_new_userns() -> Result<bool, std::io::Error> {
+    // ward patch: the answer is kept per user namespace (its nsfs device and
+    // inode): a create asked 6 times, each an open and 3 reads of uid_map.
+    // One stat of /proc/self/ns/user tells whether this process is still in
+    // the namespace of the kept answer (a cloned child or a process that
+    // joined another one is not, and reads uid_map again). An empty map (not
+    // yet written) is not kept: a written map cannot change. try_lock only:
+    // a child forked while another thread held the lock reads the file.
+    use std::os::unix::fs::MetadataExt;
+    static CACHE: std::sync::Mutex<Option<((u64, u64), bool)>> = std::sync::Mutex::new(None);
+    let ns = std::fs::metadata("/proc/self/ns/user")
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
+    if let (Some(ns), Ok(guard)) = (ns, CACHE.try_lock()) {
+        if let Some((kept, answer)) = *guard {
+            if kept == ns {
+                return Ok(answer);
+            }
+        }
+    }
     let uid_map_path = "/proc/self/uid_map";
     let content = std::fs::read_to_string(uid_map_path)?;
-    Ok(!content.contains("4294967295"))
+    let answer = !content.contains("4294967295");
+    if let (Some(ns), false) = (ns, content.trim().is_empty()) {
+        if let Ok(mut guard) = CACHE.try_lock() {
+            *guard = Some((ns, answer));
+        }
+    }
+    Ok(answer)
 }
 
 /// Checks if rootless mode needs to be used

@@ -62,7 +62,15 @@ pub(crate) fn as_self_move(pid: Pid) -> Pid {
 /// Whether the calling process has exactly one thread (/proc/self/stat's
 /// num_threads, the 20th field; the 2nd, comm, may hold spaces and ')').
 fn single_threaded() -> bool {
-    let Ok(stat) = fs::read_to_string("/proc/self/stat") else {
+    // ward patch: one read into a buffer the line fits in (read_to_string
+    // grew its buffer from 32 bytes: 8 syscalls for a ~330-byte line). A
+    // line cut short lacks the field and counts as not single-threaded.
+    use std::io::Read;
+    let mut buf = [0u8; 1024];
+    let Ok(n) = fs::File::open("/proc/self/stat").and_then(|mut f| f.read(&mut buf)) else {
+        return false;
+    };
+    let Ok(stat) = std::str::from_utf8(&buf[..n]) else {
         return false;
     };
     stat.rsplit_once(')')

@@ -97,10 +97,16 @@ impl CpuSet {
             }
         })?;
 
+        // ward patch: each level's value is read once and carried down as
+        // the next level's parent value (upstream re-read every parent: the
+        // root and each intermediate file twice per call).
+        let mut parent_value = None;
         for component in relative_cgroup_path.components() {
-            let parent_value =
-                fs::read_to_string(current.join(interface_file)).wrap_read(cgroup_path)?;
-            if parent_value.trim().is_empty() {
+            let parent = match parent_value.take() {
+                Some(v) => v,
+                None => fs::read_to_string(current.join(interface_file)).wrap_read(cgroup_path)?,
+            };
+            if parent.trim().is_empty() {
                 return Err(V1CpuSetControllerError::EmptyParent);
             }
 
@@ -110,7 +116,10 @@ impl CpuSet {
             // the file can contain a newline character. Need to trim it away,
             // otherwise it is not considered empty and value will not be written
             if child_value.trim().is_empty() {
-                common::write_cgroup_file_str(&child_path, &parent_value)?;
+                common::write_cgroup_file_str(&child_path, &parent)?;
+                parent_value = Some(parent);
+            } else {
+                parent_value = Some(child_value);
             }
         }
 

@@ -119,15 +119,25 @@ impl Manager {
     pub fn new(cgroup_path: &Path) -> Result<Self, V1ManagerError> {
         let mut subsystems = HashMap::new();
         // ward patch: /proc/self/cgroup is read once here, not once per
-        // subsystem (each read is ~20 syscalls of pathrs procfs verification).
+        // subsystem (each read is ~20 syscalls of pathrs procfs verification),
+        // and, for a named cgroup path, once per process: there only the list
+        // of hierarchies matters (which controller is mounted), and that does
+        // not change when the process moves between cgroups. An empty path
+        // means "where this process is", so that reads the file afresh.
         // An unreadable file leaves every subsystem unsupported, as before.
-        let own_cgroups = Self::own_cgroups().unwrap_or_else(|err| {
-            tracing::warn!(?err, "cannot read /proc/self/cgroup");
-            ProcessCGroups(Vec::new())
-        });
+        let fresh;
+        let own_cgroups = if cgroup_path.as_os_str().is_empty() {
+            fresh = Self::own_cgroups().unwrap_or_else(|err| {
+                tracing::warn!(?err, "cannot read /proc/self/cgroup");
+                ProcessCGroups(Vec::new())
+            });
+            &fresh
+        } else {
+            Self::hierarchies()
+        };
         for subsystem in CONTROLLERS {
             if let Ok(subsystem_path) =
-                Self::get_subsystem_path(cgroup_path, subsystem, &own_cgroups)
+                Self::get_subsystem_path(cgroup_path, subsystem, own_cgroups)
             {
                 subsystems.insert(*subsystem, subsystem_path);
             } else {
@@ -138,11 +148,10 @@ impl Manager {
             }
         }
 
-        let unified = [(HYBRID_UNIFIED, "cgroup.controllers"), (NAMED_SYSTEMD, "tasks")]
-            .into_iter()
+        let unified = Self::extra_hierarchies()
+            .iter()
             .filter(|_| !cgroup_path.as_os_str().is_empty())
-            .filter(|(root, marker)| Path::new(root).join(marker).exists())
-            .filter_map(|(root, _)| PathBuf::from(root).join_safely(cgroup_path).ok())
+            .filter_map(|root| PathBuf::from(root).join_safely(cgroup_path).ok())
             .collect();
         Ok(Manager {
             subsystems,
@@ -158,6 +167,40 @@ impl Manager {
                 tracing::debug!(?err, path = ?u, "hybrid cgroup2 {what} failed");
             }
         }
+    }
+
+    /// ward patch: /proc/self/cgroup as first read by this process, for the
+    /// list of hierarchies only (see `new`). Not kept when unreadable.
+    fn hierarchies() -> &'static ProcessCGroups {
+        static CACHE: std::sync::OnceLock<ProcessCGroups> = std::sync::OnceLock::new();
+        static EMPTY: ProcessCGroups = ProcessCGroups(Vec::new());
+        if let Some(c) = CACHE.get() {
+            return c;
+        }
+        match Self::own_cgroups() {
+            Ok(c) => CACHE.get_or_init(|| c),
+            Err(err) => {
+                tracing::warn!(?err, "cannot read /proc/self/cgroup");
+                &EMPTY
+            }
+        }
+    }
+
+    /// ward patch: the controller-less hierarchies the host mounts (hybrid
+    /// cgroup2, named systemd), looked up once per process like the v1
+    /// mount points (util::cgroup_mounts): two path walks per manager fewer.
+    fn extra_hierarchies() -> &'static [&'static str] {
+        static CACHE: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+        CACHE.get_or_init(|| {
+            [
+                (HYBRID_UNIFIED, "cgroup.controllers"),
+                (NAMED_SYSTEMD, "tasks"),
+            ]
+            .into_iter()
+            .filter(|(root, marker)| Path::new(root).join(marker).exists())
+            .map(|(root, _)| root)
+            .collect()
+        })
     }
 
     fn own_cgroups() -> Result<ProcessCGroups, V1ManagerError> {
@@ -287,9 +330,28 @@ impl CgroupManager for Manager {
             }
         }
         // "0" (a process moving itself) works for cgroup2's cgroup.procs too.
+        // ward patch: in the named v1 hierarchy (name=systemd) a single-
+        // threaded process moving itself writes "0" to `tasks`, as in the
+        // controller hierarchies (controller::write_task): through
+        // cgroup.procs it took the kernel's threadgroup rwsem, whose write
+        // side waits for an RCU grace period (24 ms in one traced run, the
+        // slowest syscall of the init). cgroup2 has no `tasks` and keeps
+        // cgroup.procs. The directory is made only if the write finds it
+        // missing (create_dirs has made it; each mkdir is a cgroupfs walk).
         self.unified_step("join", |u| {
-            fs::create_dir_all(u)?;
-            fs::write(u.join(CGROUP_PROCS), pid.as_raw().to_string())
+            let file = if pid.as_raw() == 0 && u.starts_with(NAMED_SYSTEMD) {
+                "tasks"
+            } else {
+                CGROUP_PROCS
+            };
+            let join = || fs::write(u.join(file), pid.as_raw().to_string());
+            match join() {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    fs::create_dir_all(u)?;
+                    join()
+                }
+                r => r,
+            }
         });
 
         Ok(())
@@ -320,6 +382,17 @@ impl CgroupManager for Manager {
 
     fn remove(&self) -> Result<(), Self::Error> {
         for cgroup_path in self.subsystems.values() {
+            // ward patch: rmdir first. The kernel refuses it (EBUSY) while
+            // the cgroup holds a process or a sub-cgroup, so success means
+            // there was nothing to kill or remove; the common delete of an
+            // exited container is then one syscall per hierarchy instead of
+            // ten (read cgroup.procs, list the directory, rmdir). A missing
+            // directory is done too. Anything else takes the full path below.
+            match fs::remove_dir(cgroup_path) {
+                Ok(()) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(_) => {}
+            }
             // ward patch: no separate exists() check (one cgroupfs path walk
             // fewer per hierarchy): a missing directory shows as a missing
             // cgroup.procs.
@@ -343,6 +416,12 @@ impl CgroupManager for Manager {
             common::delete_with_retry(cgroup_path, 4, Duration::from_millis(100))?;
         }
         self.unified_step("remove", |u| {
+            // ward patch: rmdir first, as above.
+            match fs::remove_dir(u) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(_) => {}
+            }
             if u.exists() {
                 remove_children(u);
                 common::delete_with_retry(u, 4, Duration::from_millis(100))

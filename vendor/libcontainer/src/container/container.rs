@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use nix::unistd::Pid;
-use procfs::process::Process;
 
 use crate::config::YoukiConfig;
 use crate::container::{ContainerStatus, State};
@@ -176,23 +175,28 @@ impl Container {
     pub fn refresh_status(&mut self) -> Result<(), LibcontainerError> {
         let new_status = match self.pid() {
             Some(pid) => {
-                // Note that Process::new does not spawn a new process
-                // but instead creates a new Process structure, and fill
-                // it with information about the process with given pid
-                if let Ok(proc) = Process::new(pid.as_raw()) {
-                    use procfs::process::ProcState;
-
-                    match proc.stat()?.state()? {
-                        ProcState::Zombie | ProcState::Dead => ContainerStatus::Stopped,
-                        _ => match self.status() {
+                // ward patch: one read of /proc/PID/stat for the state letter
+                // (upstream's procfs::Process opened the pid directory, then
+                // stat through it, and read the kernel release first, 13
+                // syscalls). No such process is stopped, as before; so is
+                // one that vanishes between the two opens upstream made.
+                match read_stat_head(pid.as_raw()) {
+                    Ok(stat) => match proc_state(&stat) {
+                        Some('Z' | 'X' | 'x') => ContainerStatus::Stopped,
+                        Some(_) => match self.status() {
                             ContainerStatus::Creating
                             | ContainerStatus::Created
                             | ContainerStatus::Paused => self.status(),
                             _ => ContainerStatus::Running,
                         },
-                    }
-                } else {
-                    ContainerStatus::Stopped
+                        None => {
+                            return Err(LibcontainerError::OtherIO(std::io::Error::new(
+                                std::io::ErrorKind::InvalidData,
+                                format!("/proc/{}/stat: no process state", pid.as_raw()),
+                            )));
+                        }
+                    },
+                    Err(_) => ContainerStatus::Stopped,
                 }
             }
             None => ContainerStatus::Stopped,
@@ -227,9 +231,33 @@ impl Container {
     }
 
     pub fn spec(&self) -> Result<YoukiConfig, LibcontainerError> {
+        // ward patch: the config this state carries (state.json holds it
+        // since ward's density work, so it is in memory already), else the
+        // file of a container created before. Upstream always read the file:
+        // a probe for youki_config.json and state.json again, at every start
+        // and delete.
+        if let Some(c) = &self.state.youki_config {
+            return Ok(c.clone());
+        }
         let spec = YoukiConfig::load(&self.root)?;
         Ok(spec)
     }
+}
+
+/// ward patch: the start of /proc/PID/stat, in one read(2): the state letter
+/// comes right after the pid and the command name (at most 15 bytes).
+fn read_stat_head(pid: i32) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 256];
+    let n = fs::File::open(format!("/proc/{pid}/stat"))?.read(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// ward patch: the state letter of a /proc/PID/stat line: the first field
+/// after the command name, which is in parentheses and may itself hold
+/// spaces and ')' (so: after the last ')').
+fn proc_state(stat: &str) -> Option<char> {
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
 #[cfg(test)]

@@ -1,5 +1,4 @@
 use super::{Container, ContainerStatus};
-use crate::config::YoukiConfig;
 use crate::error::LibcontainerError;
 use crate::hooks;
 use crate::notify_socket::{NOTIFY_FILE, NotifySocket};
@@ -33,7 +32,7 @@ impl Container {
             return Err(LibcontainerError::IncorrectStatus(self.status()));
         }
 
-        let config = YoukiConfig::load(&self.root).map_err(|err| {
+        let config = self.spec().map_err(|err| {
             tracing::error!(
                 "failed to load runtime spec for container {}: {}",
                 self.id(),

@@ -1,4 +1,3 @@
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -88,8 +87,14 @@ impl InitContainerBuilder {
 
         let notify_path = container_dir.join(NOTIFY_FILE);
         // convert path of root file system of the container to absolute path
-        let rootfs = fs::canonicalize(spec.root().as_ref().ok_or(MissingSpecError::Root)?.path())
-            .map_err(LibcontainerError::OtherIO)?;
+        // (ward patch: load_spec's canonicalize_rootfs has just made it so;
+        // upstream resolved it a second time, a readlink per component).
+        let rootfs = spec
+            .root()
+            .as_ref()
+            .ok_or(MissingSpecError::Root)?
+            .path()
+            .to_path_buf();
 
         // if socket file path is given in commandline options,
         // get file descriptors of console socket
@@ -139,7 +144,14 @@ impl InitContainerBuilder {
 
         builder_impl.create()?;
 
-        container.refresh_state()?;
+        // ward patch: the state builder_impl has just saved is the one in its
+        // memory; upstream read it back from state.json.
+        match builder_impl.container.take() {
+            Some(saved) => container = saved,
+            None => {
+                container.refresh_state()?;
+            }
+        }
 
         Ok(container)
     }
@@ -221,6 +233,9 @@ impl InitContainerBuilder {
     }
 
     fn create_container_state(&self, container_dir: &Path) -> Result<Container, LibcontainerError> {
+        // ward patch: not saved here. `build` saves it once it also holds the
+        // youki config (a few steps later, before anything outside the
+        // container dir is made); upstream wrote state.json twice in a row.
         let container = Container::new(
             &self.base.container_id,
             ContainerStatus::Creating,
@@ -228,7 +243,6 @@ impl InitContainerBuilder {
             &self.bundle,
             container_dir,
         )?;
-        container.save()?;
         Ok(container)
     }
 }
