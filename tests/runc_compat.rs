@@ -624,7 +624,8 @@ fn served_pty_leaves_no_socket_dir_after_reexec() {
 
 /// Two state roots, one container ID, ward's default cgroup path: the second
 /// root's refused create and its `delete --force` leave the first root's
-/// container running (they used to kill everything in /ward/ID).
+/// container running (they used to kill everything in /ward/ID), and leave
+/// its id range and id-mapped rootfs claimed (they freed them by the ID).
 #[test]
 fn another_roots_same_id_cannot_kill_a_container() {
     let a = Env::new();
@@ -632,12 +633,23 @@ fn another_roots_same_id_cannot_kill_a_container() {
     let id = a.id("sameid");
     a.start(&id);
     let pid = a.pid(&id);
+    // a's id range: its slot in the host-wide pool, claimed under a's
+    // state root, not the bare ID.
+    let staged = std::fs::read_link(a.root.join("@ward").join(&id).join("rootfs-idmapped"))
+        .expect("a's id-mapped rootfs link");
+    let slot = Path::new("/run/ward-ranges").join(staged.file_name().unwrap());
+    let owner = std::fs::read_link(&slot).expect("a's slot is claimed");
     let out = b.ward(&["create", "--bundle", b.bundle.to_str().unwrap(), &id]);
     assert_fails(&out, "container's cgroup is not empty");
     b.ok(&["delete", "--force", &id]);
     b.ok(&["delete", "--force", "never-created"]);
     assert!(Path::new(&format!("/proc/{pid}")).exists());
     assert_eq!(a.status(&id), "running");
+    // b's failed create and its delete left a's range and rootfs alone (they
+    // freed it, and the next create cleared the slot's mounts under a).
+    assert_eq!(std::fs::read_link(&slot).ok(), Some(owner));
+    assert!(staged.join("root/bin/busybox").exists());
+    assert!(a.exec(&id, &["ls", "/bin/busybox"]).status.success());
     a.ok(&["delete", "--force", &id]);
     a.assert_gone(&id);
 }

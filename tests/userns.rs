@@ -117,14 +117,18 @@ fn concurrent_containers_get_disjoint_ranges_reused_after_delete() {
     let slot_dir = std::path::Path::new("/run/ward-ranges").join(slot.to_string());
     assert_eq!(
         common::slot_owner(&slot_dir),
-        ids[0],
+        env.range_owner(&ids[0]),
         "slot {slot} is held by its container while it lives"
     );
     env.ok(&["delete", "--force", &ids[0]]);
     // released: gone, or already taken by another container (tests and
     // other ward users share the pool)
     let owner = common::slot_owner(&slot_dir);
-    assert_ne!(owner, ids[0], "slot {slot} still held after delete");
+    assert_ne!(
+        owner,
+        env.range_owner(&ids[0]),
+        "slot {slot} still held after delete"
+    );
     let again = env.id("range");
     env.start(&again);
     let reused = uid_map_of(env.pid(&again))[1];

@@ -13,8 +13,11 @@ pub mod userns_compat;
 pub fn cleanup(ward_dir: &std::path::Path, id: &str) {
     if let Ok(dir) = std::fs::read_link(ward_dir.join(userns::ROOTFS_MOUNT)) {
         unmount_staging(&dir);
+        if let Some(slot) = dir.file_name().and_then(|n| n.to_str()?.parse().ok()) {
+            userns::release_legacy_claim(slot, id);
+        }
     }
-    userns::release_owner(id);
+    userns::release_owner(&userns::owner_key(ward_dir));
 }
 
 /// The staging dir for a container's id-mapped rootfs: `/run/ward-rootfs/<slot>`.

@@ -33,7 +33,8 @@
 //! namespace of their own and reach the container's files.
 //!
 //! A slot is reserved by creating the symlink `<pool_dir>/<slot>` whose
-//! target is the container id (the owner). `pool_dir` is `/run/ward-ranges`
+//! target names the owner: the container's ward directory (`owner_key`:
+//! state root and ID; wards before it wrote the bare ID). `pool_dir` is `/run/ward-ranges`
 //! (on a tmpfs on systemd hosts, so a reboot frees everything) unless the
 //! environment variable `WARD_RANGES_DIR` names another directory. symlink(2)
 //! fails with EEXIST on an existing name, so the slot appears atomically and
@@ -596,6 +597,25 @@ pub fn release_if_owner(range: &IdRange, container_id: &str) -> bool {
 /// removes temporary entries left by ward processes that no longer exist.
 pub fn release_owner(container_id: &str) {
     release_owner_in(&pool_dir(), container_id)
+}
+
+/// The name a container's claims are made under: its ward directory
+/// (`<root>/@ward/<id>`, canonical), unique host-wide. The bare ID is not:
+/// two state roots may each hold a container of the same ID, and one's
+/// delete (or failed create) freed the other's range, whose slot the next
+/// create then cleared from under the running container.
+pub fn owner_key(ward_dir: &Path) -> String {
+    fs::canonicalize(ward_dir)
+        .unwrap_or_else(|_| ward_dir.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Frees `slot` if it is claimed under the bare container ID, as wards
+/// before [`owner_key`] claimed it (their containers' delete after an
+/// upgrade).
+pub fn release_legacy_claim(slot: u32, container_id: &str) {
+    release_if_owner_in(&pool_dir(), slot, container_id);
 }
 
 // ---------------------------------------------------------------------------

@@ -92,7 +92,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         if policy::wants_default_userns(&b.spec, &relaxations) {
             let range = match joined {
                 userns_compat::Joined::Userns(r) => r,
-                _ => userns::allocate(&opts.id)?,
+                _ => userns::allocate(&userns::owner_key(&wdir))?,
             };
             let target = crate::hardening::idmapped_rootfs_dir(&wdir, Some(&range))?;
             let ns = userns::mapping_ns(&range)?;

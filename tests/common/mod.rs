@@ -263,10 +263,15 @@ impl Env {
         let scope = format!("/sys/fs/cgroup/system.slice/ward-{id}.scope");
         assert!(!Path::new(&scope).exists(), "{scope} left behind");
         // no id range still held by this container
+        let key = self.range_owner(id);
         if let Ok(rd) = std::fs::read_dir("/run/ward-ranges") {
             for e in rd.flatten() {
                 let owner = slot_owner(&e.path());
-                assert_ne!(owner, id, "id range {:?} still held", e.file_name());
+                assert!(
+                    owner != key && owner != id,
+                    "id range {:?} still held",
+                    e.file_name()
+                );
             }
         }
     }
@@ -383,6 +388,19 @@ pub fn assert_fails(out: &Output, want: &str) {
 
 /// The container id holding an id range slot of /run/ward-ranges (the slot
 /// is a symlink to its owner), or "" if the slot is free.
+impl Env {
+    /// The name ward claims this container's id range under: its ward
+    /// directory in this state root.
+    pub fn range_owner(&self, id: &str) -> String {
+        std::fs::canonicalize(&self.root)
+            .unwrap_or_else(|_| self.root.clone())
+            .join("@ward")
+            .join(id)
+            .to_string_lossy()
+            .into_owned()
+    }
+}
+
 pub fn slot_owner(slot: &Path) -> String {
     std::fs::read_link(slot)
         .map(|t| t.to_string_lossy().into_owned())
