@@ -73,6 +73,8 @@ fn run_returns_exit_status() {
     assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
     assert_eq!(stdout(&out), "hello\n");
     env.assert_gone(&id);
+    // the root's last container took ward's per-root dir with it
+    assert!(!env.root.join("@ward").exists());
 
     // killed from outside: 128 + signal
     env.args(&["sleep", "1000"]);

@@ -272,8 +272,13 @@ fn claim_id(wdir: &Path, id: &str) -> Result<()> {
     // The state root exists but for the first create: mkdir the ID's dir
     // first and make the parents only when that finds them missing (two
     // syscalls fewer per create than making sure of the parents each time).
+    // A delete of the root's last container removes the empty parent: made
+    // again if that happened between the two mkdirs.
     let mut made = std::fs::create_dir(wdir);
-    if matches!(&made, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+    for _ in 0..3 {
+        if !matches!(&made, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+            break;
+        }
         if let Some(parent) = wdir.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(io_err(format!("creating state root {}", parent.display())))?;

@@ -379,6 +379,12 @@ fn release_ward_resources(root: &StateRoot, id: &str) {
     super::host_mounts::release(&root.ward_dir(id));
     crate::hardening::cleanup(&root.ward_dir(id), id);
     let _ = std::fs::remove_dir_all(root.ward_dir(id));
+    // The last container of this root leaves no `@ward` dir behind (fails,
+    // as it should, while another container has its dir there; a create
+    // racing with this retries its mkdir: create::claim_id).
+    if let Some(parent) = root.ward_dir(id).parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
 }
 
 /// How long a recovery waits for an interrupted create's processes to exit.
