@@ -40,10 +40,14 @@ pub fn idmapped_rootfs_dir(
             source: e,
         }
     };
-    std::fs::create_dir_all(base).map_err(err(&format!("creating {ROOTFS_BASE}")))?;
-    std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o711))
-        .map_err(err(&format!("chmod {ROOTFS_BASE}")))?;
-    make_private_mount(base).map_err(err(&format!("making {ROOTFS_BASE} a private mount")))?;
+    // Set up once per boot: afterwards one mount(2) finds it in place.
+    if make_private_mount(base).is_err() {
+        std::fs::create_dir_all(base).map_err(err(&format!("creating {ROOTFS_BASE}")))?;
+        std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o711))
+            .map_err(err(&format!("chmod {ROOTFS_BASE}")))?;
+        make_private_mount(base)
+            .map_err(err(&format!("making {ROOTFS_BASE} a private mount")))?;
+    }
     // A pool slot is unique host-wide; a joined range is shared by a pod, so
     // each member stages under its own name.
     let name = match range {
@@ -60,9 +64,13 @@ pub fn idmapped_rootfs_dir(
     let target = base.join(&name);
     let link = ward_dir.join(userns::ROOTFS_MOUNT);
     std::os::unix::fs::symlink(&target, &link).map_err(err("recording the id-mapped rootfs"))?;
-    // Leftovers from a crashed holder of this slot are cleared first.
-    unmount_staging(&target);
-    match std::fs::create_dir(&target) {
+    // Leftovers from a crashed holder of this slot are cleared, if any.
+    let mut made = std::fs::create_dir(&target);
+    if matches!(&made, Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists) {
+        unmount_staging(&target);
+        made = std::fs::create_dir(&target);
+    }
+    match made {
         Ok(()) => Ok(target),
         // Still there: something holds it (a mount another mount namespace
         // or a bind over /run/ward-rootfs keeps busy). The slot is ours, the
