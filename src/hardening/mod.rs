@@ -45,8 +45,7 @@ pub fn idmapped_rootfs_dir(
         std::fs::create_dir_all(base).map_err(err(&format!("creating {ROOTFS_BASE}")))?;
         std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o711))
             .map_err(err(&format!("chmod {ROOTFS_BASE}")))?;
-        make_private_mount(base)
-            .map_err(err(&format!("making {ROOTFS_BASE} a private mount")))?;
+        make_private_mount(base).map_err(err(&format!("making {ROOTFS_BASE} a private mount")))?;
     }
     // A pool slot is unique host-wide; a joined range is shared by a pod, so
     // each member stages under its own name.

@@ -795,13 +795,42 @@ impl Mount {
                 mount_option_config.flags,
             );
 
-            self.syscall.mount_setattr(
+            // ward patch: runc's bind flags. A bind with no flag option keeps
+            // its source's flags; one with any gets exactly the flags it
+            // lists (ro, nosuid, nodev, noexec, nosymfollow not listed are
+            // cleared; atime is kept unless named, as runc and mount(8)).
+            let bind = bind_flag_options(m);
+            if let Some(b) = &bind {
+                mount_attr.attr_set |= b.set;
+                mount_attr.attr_clr |= BIND_CLEARABLE & !mount_attr.attr_set;
+            }
+            match self.syscall.mount_setattr(
                 mount_fd,
                 Path::new(""),
                 linux::AT_EMPTY_PATH,
                 &mount_attr,
                 mem::size_of::<linux::MountAttr>(),
-            )?;
+            ) {
+                // In a user namespace the source's ro/nosuid/nodev/noexec
+                // are locked: kept unless the spec names their opposite,
+                // which then fails as under runc.
+                Err(SyscallError::Nix(Errno::EPERM)) if bind.is_some() => {
+                    let locked = locked_attrs(mount_fd);
+                    let explicit = bind.as_ref().map_or(0, |b| b.cleared);
+                    if explicit & locked != 0 {
+                        return Err(SyscallError::Nix(Errno::EPERM).into());
+                    }
+                    mount_attr.attr_clr &= !locked;
+                    self.syscall.mount_setattr(
+                        mount_fd,
+                        Path::new(""),
+                        linux::AT_EMPTY_PATH,
+                        &mount_attr,
+                        mem::size_of::<linux::MountAttr>(),
+                    )?;
+                }
+                r => r?,
+            }
 
             // rec_attr is applied recursively
             if let Some(rec_attr) = &mount_option_config.rec_attr {
@@ -1164,6 +1193,77 @@ pub fn find_parent_mount(
             MountError::Custom(format!("can't find the parent mount of {:?}", rootfs))
         })?;
     Ok(parent_mount_info)
+}
+
+/// ward patch: the per-mount flags a bind's options set or clear.
+struct BindFlagOptions {
+    /// MOUNT_ATTR_* the options ask for.
+    set: u64,
+    /// MOUNT_ATTR_* the options name the opposite of (rw, suid, dev, exec,
+    /// symfollow): never kept from the source.
+    cleared: u64,
+}
+
+/// The flags a bind may lose when its options name others.
+const BIND_CLEARABLE: u64 = linux::MOUNT_ATTR_RDONLY
+    | linux::MOUNT_ATTR_NOSUID
+    | linux::MOUNT_ATTR_NODEV
+    | linux::MOUNT_ATTR_NOEXEC
+    | linux::MOUNT_ATTR_NOSYMFOLLOW;
+
+/// A bind's flag options, or None when it names no flag at all (runc: no
+/// remount, the source's flags as they are). Propagation, bind/rbind, idmap
+/// and recursive (`r`-prefixed) options are not flags of the mount itself.
+fn bind_flag_options(m: &SpecMount) -> Option<BindFlagOptions> {
+    let mut any = false;
+    let mut set = 0;
+    let mut cleared = 0;
+    for o in m.options().iter().flatten() {
+        let (on, attr) = match o.as_str() {
+            "ro" => (true, linux::MOUNT_ATTR_RDONLY),
+            "rw" => (false, linux::MOUNT_ATTR_RDONLY),
+            "nosuid" => (true, linux::MOUNT_ATTR_NOSUID),
+            "suid" => (false, linux::MOUNT_ATTR_NOSUID),
+            "nodev" => (true, linux::MOUNT_ATTR_NODEV),
+            "dev" => (false, linux::MOUNT_ATTR_NODEV),
+            "noexec" => (true, linux::MOUNT_ATTR_NOEXEC),
+            "exec" => (false, linux::MOUNT_ATTR_NOEXEC),
+            "nosymfollow" => (true, linux::MOUNT_ATTR_NOSYMFOLLOW),
+            "symfollow" => (false, linux::MOUNT_ATTR_NOSYMFOLLOW),
+            "atime" | "noatime" | "diratime" | "nodiratime" | "relatime" | "norelatime"
+            | "strictatime" | "nostrictatime" | "sync" | "async" | "dirsync" | "mand"
+            | "nomand" => {
+                any = true;
+                continue;
+            }
+            _ => continue,
+        };
+        any = true;
+        if on {
+            set |= attr;
+            cleared &= !attr;
+        } else {
+            set &= !attr;
+            cleared |= attr;
+        }
+    }
+    any.then_some(BindFlagOptions { set, cleared })
+}
+
+/// The lockable flags (ro, nosuid, nodev, noexec) the mount `fd` has.
+fn locked_attrs(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
+    use nix::sys::statvfs::{FsFlags, fstatvfs};
+    let Ok(st) = fstatvfs(fd) else { return 0 };
+    let f = st.flags();
+    [
+        (FsFlags::ST_RDONLY, linux::MOUNT_ATTR_RDONLY),
+        (FsFlags::ST_NOSUID, linux::MOUNT_ATTR_NOSUID),
+        (FsFlags::ST_NODEV, linux::MOUNT_ATTR_NODEV),
+        (FsFlags::ST_NOEXEC, linux::MOUNT_ATTR_NOEXEC),
+    ]
+    .iter()
+    .filter(|(st, _)| f.contains(*st))
+    .fold(0, |acc, (_, a)| acc | a)
 }
 
 #[cfg(test)]
