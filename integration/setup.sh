@@ -24,6 +24,7 @@ pkgs=(
   util-linux        # unshare, script
   bsdutils          # script (older layouts)
   coreutils tar     # sha256sum, tar for the image layout
+  bindfs            # a FUSE mount without allow_other (tests/runc_mounts.rs)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -516,3 +516,82 @@ fn mount_order_under_wards_user_namespace() {
     );
     assert_eq!(&lines[1..], &["a/x", "0"], "{out}");
 }
+
+/// A FUSE mount made by host root without `allow_other` (bindfs
+/// --no-allow-other), unmounted (lazily) on drop even if the test fails.
+struct FuseMount(std::path::PathBuf);
+
+impl Drop for FuseMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A bind whose source is a FUSE mount that refuses every other user
+/// (mounts_sshfs.bats): the init, in a user namespace, cannot even stat it,
+/// so ward's main process clones the tree host-side and the init only
+/// attaches it. Under ward's own user namespace and under the spec's. The
+/// container itself still cannot read through it (FUSE refuses it too, as
+/// under runc): it sees the mount, and its stat is refused.
+#[test]
+fn fuse_bind_source_without_allow_other_under_userns() {
+    if Command::new("bindfs").arg("--version").output().is_err() {
+        skip(
+            "fuse_bind_source_without_allow_other_under_userns",
+            "bindfs is not installed (integration/setup.sh installs it)",
+        );
+        return;
+    }
+    for own in [false, true] {
+        let env = Env::new();
+        let data = env.dir.path().join("data");
+        let mnt = env.dir.path().join("fuse");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&mnt).unwrap();
+        std::fs::write(data.join("hello"), "fuse").unwrap();
+        let st = Command::new("bindfs")
+            .arg("--no-allow-other")
+            .arg(&data)
+            .arg(&mnt)
+            .status()
+            .unwrap();
+        assert!(st.success(), "bindfs failed");
+        let _fuse = FuseMount(mnt.clone());
+        // Host root, the mounter, reads through it.
+        assert_eq!(std::fs::read_to_string(mnt.join("hello")).unwrap(), "fuse");
+        if own {
+            env.own_userns(65536);
+        }
+        add_mount(
+            &env,
+            json!({"type": "bind", "source": mnt, "destination": "/mnt", "options": ["bind"]}),
+        );
+        // A recursive read-only one, and a file inside the FUSE mount
+        // (destinations made here: the spec's root cannot write the rootfs).
+        std::fs::create_dir(env.bundle.join("rootfs/rmnt")).unwrap();
+        std::fs::write(env.bundle.join("rootfs/hello"), "").unwrap();
+        add_mount(
+            &env,
+            json!({"type": "bind", "source": mnt, "destination": "/rmnt", "options": ["rbind", "ro"]}),
+        );
+        add_mount(
+            &env,
+            json!({"type": "bind", "source": mnt.join("hello"), "destination": "/hello", "options": ["bind"]}),
+        );
+        let out = run_sh(
+            &env,
+            "fusebind",
+            "grep -E ' /(mnt|rmnt|hello) ' /proc/self/mounts; cat /mnt/hello 2>&1 || echo refused",
+        );
+        let line = |d: &str| {
+            out.lines()
+                .find(|l| l.split(' ').nth(1) == Some(d))
+                .unwrap_or_else(|| panic!("own userns {own}: no {d} in {out}"))
+                .to_string()
+        };
+        assert!(line("/mnt").contains(" fuse"), "own userns {own}: {out}");
+        assert!(line("/rmnt").contains(" ro,"), "own userns {own}: {out}");
+        assert!(line("/hello").contains(" fuse"), "own userns {own}: {out}");
+        assert!(out.contains("refused"), "own userns {own}: {out}");
+    }
+}

@@ -14,6 +14,8 @@ use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, MountBuilder, Spec}
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use libcontainer::process::HOST_TREE;
+
 use super::userns::{self, IdRange, Idmapped, UsernsError};
 use crate::error::{io_err, Result, WardError};
 use crate::policy::idmap::{self, BindPlan};
@@ -146,6 +148,11 @@ pub fn stage_binds(
         .and_then(|n| n.path().clone());
     let mut adaptations = Vec::new();
     for (i, m) in mounts.iter_mut().enumerate() {
+        // Only ward marks a source to be opened host-side (below).
+        if let Some(opts) = m.options().clone() {
+            let kept = opts.into_iter().filter(|o| !o.starts_with(HOST_TREE));
+            m.set_options(Some(kept.collect()));
+        }
         if !idmap::is_bind(m) {
             continue;
         }
@@ -270,9 +277,22 @@ pub fn stage_binds(
             })?;
         }
         // The mapping is applied: libcontainer binds the staged mount as is.
-        if let Some(opts) = m.options().clone() {
-            let kept = opts.into_iter().filter(|o| o != "idmap" && o != "ridmap");
-            m.set_options(Some(kept.collect()));
+        // A FUSE source is cloned by libcontainer's main process, not looked
+        // up by the init (policy::idmap::source_opened_host_side).
+        let host_tree = idmap::source_opened_host_side(&src);
+        if m.options().is_some() || host_tree {
+            let mut kept: Vec<String> = m
+                .options()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|o| o != "idmap" && o != "ridmap")
+                .collect();
+            if host_tree {
+                let kind = if meta.is_dir() { "dir" } else { "file" };
+                kept.push(format!("{HOST_TREE}={kind}"));
+            }
+            m.set_options(Some(kept));
         }
         m.set_uid_mappings(None);
         m.set_gid_mappings(None);

@@ -177,6 +177,17 @@ pub fn bind_plan(
     })
 }
 
+/// Whether the source tree of bind `src` is cloned by ward's main process
+/// (host root, host namespaces) and handed to the container's init, instead
+/// of looked up by the init itself. A FUSE mount refuses every process whose
+/// credentials are not its mounter's in the mounter's user namespace (no
+/// `allow_other`): an init in a user namespace could not even stat it. Only
+/// FUSE takes this path: each such bind costs a round trip on the init
+/// channel, and other sources resolve fine from the init.
+pub fn source_opened_host_side(src: &Path) -> bool {
+    idmap_overlay::unmappable_fs(src) == Some("fuse")
+}
+
 /// The why of a bind the kernel refused to id-map.
 pub fn refused_reason(e: &dyn std::fmt::Display) -> String {
     format!("the kernel refused to id-map it ({e}); bound with host ids")
@@ -264,6 +275,9 @@ mod tests {
             root,
             false
         ));
+        // Only a FUSE source is cloned host-side.
+        assert!(!source_opened_host_side(tmp.path()));
+        assert!(!source_opened_host_side(Path::new("/proc")));
         assert_eq!(
             rootfs_plan(RootfsKind::Overlay, false),
             RootfsPlan::OverlayWritable

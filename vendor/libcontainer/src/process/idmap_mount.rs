@@ -9,6 +9,12 @@
 //! hands it back; the init then attaches it. The main process serves exactly
 //! one request per id-mapped bind of the spec (`expected`), before anything
 //! else it waits for from the init.
+//!
+//! The same channel serves binds whose source the init must not look up
+//! itself (ward marks them with [`HOST_TREE`]: a FUSE source, which refuses
+//! any process but its mounter): the main process clones the tree from the
+//! host side and hands it to the init, which attaches it without ever
+//! looking inside, as runc's mount source fds.
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -26,11 +32,34 @@ use crate::syscall::syscall::create_syscall;
 /// MOUNT_ATTR_IDMAP (linux/mount.h).
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
-/// The request for bind `m` if the spec asks to id-map it: its own
-/// mappings, or (bare `idmap`/`ridmap`) the container's user namespace.
+/// The option ward sets on a bind whose source tree the main process opens
+/// (`=dir` or `=file`: what the init cannot stat through the source itself).
+pub const HOST_TREE: &str = "x-ward-host-tree";
+
+/// Whether ward marked bind `m` as opened by the main process: `Some(is_dir)`.
+pub(crate) fn host_tree(m: &SpecMount) -> Option<bool> {
+    m.options().iter().flatten().find_map(|o| {
+        match o.strip_prefix(HOST_TREE)? {
+            "=dir" => Some(true),
+            "=file" => Some(false),
+            _ => None,
+        }
+    })
+}
+
+/// The request for bind `m` if the spec asks to id-map it (its own
+/// mappings, or, bare `idmap`/`ridmap`, the container's user namespace), or
+/// if its tree is opened host-side (no id-mapping: `idmap` None).
 pub(crate) fn request_for(m: &SpecMount) -> Option<MountMsg> {
     let opts: Vec<&str> = m.options().iter().flatten().map(String::as_str).collect();
     let bind = m.typ().as_deref() == Some("bind") || opts.contains(&"bind") || opts.contains(&"rbind");
+    if bind && host_tree(m).is_some() {
+        return Some(MountMsg {
+            source: m.source().clone().unwrap_or_default(),
+            idmap: None,
+            clone_mount_tree_recursively: opts.contains(&"rbind"),
+        });
+    }
     let flagged = opts.contains(&"idmap") || opts.contains(&"ridmap");
     let maps = m.uid_mappings().is_some() || m.gid_mappings().is_some();
     if !bind || !(flagged || maps) {
@@ -53,13 +82,9 @@ pub(crate) fn request_for(m: &SpecMount) -> Option<MountMsg> {
     })
 }
 
-/// How many requests the init of this spec sends.
-pub(crate) fn expected(spec: &Spec) -> usize {
-    spec.mounts()
-        .iter()
-        .flatten()
-        .filter(|m| request_for(m).is_some())
-        .count()
+/// The requests the init of this spec sends, in order.
+pub(crate) fn expected(spec: &Spec) -> Vec<MountMsg> {
+    spec.mounts().iter().flatten().filter_map(request_for).collect()
 }
 
 // The init's side of the channel while its mounts are made (the init is
@@ -95,15 +120,27 @@ pub(crate) fn apply(fd: BorrowedFd<'_>, msg: MountMsg) -> Result<(), String> {
     })
 }
 
-/// In the main process: serves the init's `n` requests (an init that fails
-/// first says why, as ExecFailed).
+/// In the init: the detached tree of `msg.source`, cloned by the main process.
+pub(crate) fn host_tree_fd(msg: MountMsg) -> Result<OwnedFd, String> {
+    CHANNEL.with(|c| {
+        let mut c = c.borrow_mut();
+        let (sender, receiver) = c
+            .as_mut()
+            .ok_or_else(|| "host-side bind source outside container setup".to_string())?;
+        sender.request_mount_fd(msg).map_err(|e| e.to_string())?;
+        receiver.wait_for_mount_fd_reply().map_err(|e| e.to_string())
+    })
+}
+
+/// In the main process: serves the init's requests, exactly those of the
+/// spec, in its order (an init that fails first says why, as ExecFailed).
 pub(crate) fn serve(
-    n: usize,
+    expected: Vec<MountMsg>,
     init_pid: Pid,
     receiver: &mut MainReceiver,
     sender: &mut InitSender,
 ) -> Result<(), ChannelError> {
-    for _ in 0..n {
+    for want in expected {
         let (msg, fds) = receiver.recv_message_with_fds()?;
         let req = match msg {
             Message::AskMountFd(req) => req,
@@ -116,6 +153,22 @@ pub(crate) fn serve(
                 });
             }
         };
+        if req != want {
+            return Err(ChannelError::OtherError(format!(
+                "mount request for {} does not match the spec's next one ({})",
+                req.source.display(),
+                want.source.display()
+            )));
+        }
+        if req.idmap.is_none() {
+            // A host-side tree: cloned here, as host root in the host's
+            // namespaces, where the source's filesystem lets us look.
+            match clone_tree(&req) {
+                Ok(tree) => sender.send_mount_fd_reply(tree.as_raw_fd())?,
+                Err(e) => sender.send_mount_fd_error(e)?,
+            }
+            continue;
+        }
         let Some([fd]) = fds else {
             return Err(ChannelError::MissingMountFds);
         };
@@ -130,6 +183,20 @@ pub(crate) fn serve(
         }
     }
     Ok(())
+}
+
+fn clone_tree(req: &MountMsg) -> Result<OwnedFd, String> {
+    let mut flags = (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC) as libc::c_uint;
+    if req.clone_mount_tree_recursively {
+        flags |= libc::AT_RECURSIVE as libc::c_uint;
+    }
+    let src = req
+        .source
+        .to_str()
+        .ok_or_else(|| format!("mount source {} is not UTF-8", req.source.display()))?;
+    create_syscall()
+        .open_tree(libc::AT_FDCWD, Some(src), flags)
+        .map_err(|e| format!("cloning mount source {} host-side: {e}", req.source.display()))
 }
 
 fn idmap_tree(tree: BorrowedFd<'_>, req: &MountMsg, init_pid: Pid) -> Result<(), String> {

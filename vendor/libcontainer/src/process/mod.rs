@@ -9,6 +9,9 @@ mod container_single_clone;
 pub mod cpu_affinity;
 mod fork;
 pub(crate) mod idmap_mount;
+/// ward patch: the mount option marking a bind whose source the main process
+/// opens (see `idmap_mount`).
+pub use idmap_mount::HOST_TREE;
 pub mod init;
 pub mod intel_rdt;
 pub mod memory_policy;

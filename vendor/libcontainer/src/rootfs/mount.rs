@@ -681,10 +681,15 @@ impl Mount {
         let mut covers_existing_dir = false;
         let mut resolved_dest = container_dest.to_path_buf();
         let src = if is_bind(m) {
-            let (src, src_is_dir) = resolve_source(source).map_err(|err| {
-                tracing::error!("failed to canonicalize {:?}: {}", source, err);
-                err
-            })?;
+            // ward patch: a source opened host-side is never looked up here
+            // (process::idmap_mount::HOST_TREE); ward says what it is.
+            let (src, src_is_dir) = match crate::process::idmap_mount::host_tree(m) {
+                Some(is_dir) => (source.clone(), is_dir),
+                None => resolve_source(source).map_err(|err| {
+                    tracing::error!("failed to canonicalize {:?}: {}", source, err);
+                    err
+                })?,
+            };
 
             // ward: a destination through dangling symlinks is followed
             // within the rootfs, creating what is missing (runc).
@@ -768,14 +773,20 @@ impl Mount {
             };
 
             let src_str = src.to_str().ok_or(SyscallError::Nix(Errno::EINVAL))?;
-            let mount_fd_owned =
-                self.syscall
-                    .open_tree(libc::AT_FDCWD, Some(src_str), open_tree_flags)?;
+            let host_tree = crate::process::idmap_mount::host_tree(m).is_some();
+            let mount_fd_owned = match crate::process::idmap_mount::request_for(m) {
+                // ward patch: the main process clones it (HOST_TREE).
+                Some(req) if host_tree => crate::process::idmap_mount::host_tree_fd(req)
+                    .map_err(MountError::Custom)?,
+                _ => self
+                    .syscall
+                    .open_tree(libc::AT_FDCWD, Some(src_str), open_tree_flags)?,
+            };
             let mount_fd = mount_fd_owned.as_fd();
 
             // ward patch: a bind the spec asks to id-map is mapped now, at
             // its turn, on the tree cloned here (process::idmap_mount).
-            if let Some(req) = crate::process::idmap_mount::request_for(m) {
+            if let Some(req) = crate::process::idmap_mount::request_for(m).filter(|_| !host_tree) {
                 crate::process::idmap_mount::apply(mount_fd, req).map_err(MountError::Custom)?;
             }
 
