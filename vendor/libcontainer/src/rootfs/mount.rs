@@ -814,6 +814,18 @@ impl Mount {
             if let Some(b) = &bind {
                 mount_attr.attr_set |= b.set;
                 mount_attr.attr_clr |= BIND_CLEARABLE & !mount_attr.attr_set;
+                // In a user namespace the source's ro/nosuid/nodev/noexec are
+                // the kernel's locked flags: kept, unless the spec names their
+                // opposite, which fails as under runc. Decided here too, not
+                // only on EPERM: a tree cloned host-side (FUSE sources) is
+                // not locked, and runc keeps them for it all the same.
+                if crate::utils::is_in_new_userns().unwrap_or(false) {
+                    let locked = locked_attrs(mount_fd);
+                    if b.cleared & locked != 0 {
+                        return Err(SyscallError::Nix(Errno::EPERM).into());
+                    }
+                    mount_attr.attr_clr &= !locked;
+                }
             }
             match self.syscall.mount_setattr(
                 mount_fd,
