@@ -9,11 +9,16 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// A tmpfs whose mount is ro,nosuid,noexec,nosymfollow; unmounted on drop.
+/// A tmpfs whose mount is ro,nosuid,noexec,nosymfollow (or `flags`);
+/// unmounted on drop.
 struct Source(PathBuf);
 
 impl Source {
     fn new(env: &Env) -> Self {
+        Self::with(env, "ro,nosuid,noexec,nosymfollow")
+    }
+
+    fn with(env: &Env, flags: &str) -> Self {
         let d = env.dir.path().join("flagged");
         std::fs::create_dir(&d).unwrap();
         let ok = |args: &[&str]| {
@@ -25,7 +30,7 @@ impl Source {
         std::fs::write(s.0.join("file"), "x").unwrap();
         ok(&[
             "-o",
-            "remount,bind,ro,nosuid,noexec,nosymfollow",
+            &format!("remount,bind,{flags}"),
             s.0.to_str().unwrap(),
         ]);
         s
@@ -97,5 +102,24 @@ fn bind_flags_in_wards_user_namespace_keep_the_locked_ones() {
         stderr(&out).contains("Operation not permitted") || stderr(&out).contains("EPERM"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// atime options replace the source's atime settings (runc): `relatime` over
+/// a noatime source clears noatime, `nodiratime` alone gives
+/// relatime,nodiratime; none named keeps the source's.
+#[test]
+fn bind_atime_options() {
+    let env = Env::new();
+    env.annotate("run.ward.userns", "host");
+    let src = Source::with(&env, "noatime");
+    let keep = stdout(&flags(&env, &src, "bf-akeep", &["bind", "nodev"]));
+    assert!(has(&keep, "noatime"), "{keep}");
+    let rel = stdout(&flags(&env, &src, "bf-arel", &["bind", "relatime"]));
+    assert!(has(&rel, "relatime") && !has(&rel, "noatime"), "{rel}");
+    let nodir = stdout(&flags(&env, &src, "bf-anodir", &["bind", "nodiratime"]));
+    assert!(
+        has(&nodir, "nodiratime") && has(&nodir, "relatime") && !has(&nodir, "noatime"),
+        "{nodir}"
     );
 }

@@ -1060,8 +1060,14 @@ impl Mount {
 
         let non_atime = attr_set_from_flags & !atime_bits;
 
-        if atime != 0 {
-            mount_attr.attr_clr |= linux::MOUNT_ATTR__ATIME;
+        // ward patch: relatime is 0 in MOUNT_ATTR terms, so `atime != 0`
+        // missed it; and nodiratime is an atime setting too. Any of them
+        // replaces the mount's atime settings (runc's bind atime semantics:
+        // `relatime` over a noatime source clears noatime, `nodiratime`
+        // alone gives relatime,nodiratime, `strictatime` clears nodiratime).
+        let nodiratime = msflags.contains(MsFlags::MS_NODIRATIME);
+        if strictatime || noatime || relatime || nodiratime {
+            mount_attr.attr_clr |= linux::MOUNT_ATTR__ATIME | linux::MOUNT_ATTR_NODIRATIME;
             mount_attr.attr_set |= non_atime | atime;
         } else {
             mount_attr.attr_set |= non_atime;
