@@ -123,3 +123,15 @@ fn bind_atime_options() {
         "{nodir}"
     );
 }
+
+/// In a user namespace the source's atime settings are locked: asking for
+/// other ones fails the create, as under runc; naming none keeps them.
+#[test]
+fn bind_atime_is_locked_in_a_user_namespace() {
+    let env = Env::new();
+    let src = Source::with(&env, "noatime");
+    let keep = stdout(&flags(&env, &src, "bf-ulkeep", &["bind", "nodev"]));
+    assert!(has(&keep, "noatime"), "{keep}");
+    let out = flags(&env, &src, "bf-ulstrict", &["bind", "strictatime"]);
+    assert!(!out.status.success(), "{}", stdout(&out));
+}

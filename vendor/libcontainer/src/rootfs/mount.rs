@@ -825,6 +825,14 @@ impl Mount {
                         return Err(SyscallError::Nix(Errno::EPERM).into());
                     }
                     mount_attr.attr_clr &= !locked;
+                    // The atime settings are locked as a whole: another one
+                    // than the source's fails, as under runc.
+                    let atime = linux::MOUNT_ATTR__ATIME | linux::MOUNT_ATTR_NODIRATIME;
+                    if mount_attr.attr_clr & linux::MOUNT_ATTR__ATIME != 0
+                        && mount_attr.attr_set & atime != source_atime(mount_fd)
+                    {
+                        return Err(SyscallError::Nix(Errno::EPERM).into());
+                    }
                 }
             }
             match self.syscall.mount_setattr(
@@ -1277,6 +1285,26 @@ fn bind_flag_options(m: &SpecMount) -> Option<BindFlagOptions> {
         }
     }
     any.then_some(BindFlagOptions { set, cleared })
+}
+
+/// The atime settings of the mount `fd` as MOUNT_ATTR_* bits (relatime is 0,
+/// strictatime when neither noatime nor relatime).
+fn source_atime(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
+    use nix::sys::statvfs::{FsFlags, fstatvfs};
+    let Ok(st) = fstatvfs(fd) else { return 0 };
+    let f = st.flags();
+    let mode = if f.contains(FsFlags::ST_NOATIME) {
+        linux::MOUNT_ATTR_NOATIME
+    } else if f.contains(FsFlags::ST_RELATIME) {
+        linux::MOUNT_ATTR_RELATIME
+    } else {
+        linux::MOUNT_ATTR_STRICTATIME
+    };
+    if f.contains(FsFlags::ST_NODIRATIME) {
+        mode | linux::MOUNT_ATTR_NODIRATIME
+    } else {
+        mode
+    }
 }
 
 /// The lockable flags (ro, nosuid, nodev, noexec) the mount `fd` has.
