@@ -94,13 +94,14 @@ pub fn mount_is_writable(m: &Mount) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn readonly_root_adds_scratch_before_nested_mounts() {
+    /// The default spec plus a bind at `dest`, made read-only with scratch
+    /// mounts; the mount destinations in order.
+    fn readonly_with_bind(dest: &str) -> (Spec, Vec<String>, Vec<String>) {
         let mut spec = Spec::default();
         let mut mounts = spec.mounts().clone().unwrap_or_default();
         mounts.push(
             MountBuilder::default()
-                .destination("/run/secrets")
+                .destination(dest)
                 .typ("bind")
                 .source("/x")
                 .build()
@@ -108,15 +109,21 @@ mod tests {
         );
         spec.set_mounts(Some(mounts));
         let added = make_root_readonly(&mut spec, |_| true);
-        assert_eq!(added, vec!["/tmp", "/run"]);
-        assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(true));
-        let dests: Vec<_> = spec
+        let dests = spec
             .mounts()
             .as_ref()
             .unwrap()
             .iter()
             .map(|m| m.destination().to_string_lossy().to_string())
             .collect();
+        (spec, added, dests)
+    }
+
+    #[test]
+    fn readonly_root_adds_scratch_before_nested_mounts() {
+        let (spec, added, dests) = readonly_with_bind("/run/secrets");
+        assert_eq!(added, vec!["/tmp", "/run"]);
+        assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(true));
         let run = dests.iter().position(|d| d == "/run").unwrap();
         let sec = dests.iter().position(|d| d == "/run/secrets").unwrap();
         assert!(run < sec);
@@ -124,25 +131,7 @@ mod tests {
 
     #[test]
     fn scratch_goes_before_mounts_that_may_resolve_under_it() {
-        let mut spec = Spec::default();
-        let mut mounts = spec.mounts().clone().unwrap_or_default();
-        mounts.push(
-            MountBuilder::default()
-                .destination("/etc/hosts")
-                .typ("bind")
-                .source("/x")
-                .build()
-                .unwrap(),
-        );
-        spec.set_mounts(Some(mounts));
-        make_root_readonly(&mut spec, |_| true);
-        let dests: Vec<_> = spec
-            .mounts()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .map(|m| m.destination().to_string_lossy().to_string())
-            .collect();
+        let (_, _, dests) = readonly_with_bind("/etc/hosts");
         let tmp = dests.iter().position(|d| d == "/tmp").unwrap();
         let hosts = dests.iter().position(|d| d == "/etc/hosts").unwrap();
         assert!(tmp < hosts, "{dests:?}");
