@@ -38,9 +38,16 @@ if [ "${1:-}" != --inner ]; then
         "$work"/runroot/overlay-containers/*/userdata/pidfile 2>/dev/null); do
       kill -9 "$pid" 2>/dev/null || true
     done
-    # podman's cgroups (cgroupfs, under our own parent)
+    # podman's cgroups (cgroupfs, under our own parent). Where a controller
+    # is not mounted (hugetlb, net_cls, ... of the hybrid layout are plain
+    # dirs on /sys/fs/cgroup's tmpfs) conmon still makes its dir and writes
+    # "tasks" there: those are removed as files.
     for d in /sys/fs/cgroup/*"$cgparent"; do
-      [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+      [ -d "$d" ] || continue
+      case "$(stat -f -c %T "$d")" in
+        cgroup*) find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true ;;
+        tmpfs) rm -rf "$d" ;;
+      esac
     done
     if [ "${WARD_KEEP_WORK:-}" = 1 ]; then
       echo "kept $work (WARD_KEEP_WORK=1)" >&2
