@@ -820,7 +820,7 @@ impl Mount {
                 // only on EPERM: a tree cloned host-side (FUSE sources) is
                 // not locked, and runc keeps them for it all the same.
                 if crate::utils::is_in_new_userns().unwrap_or(false) {
-                    let locked = locked_attrs(mount_fd);
+                    let (locked, source_atime) = source_attrs(mount_fd);
                     if b.cleared & locked != 0 {
                         return Err(SyscallError::Nix(Errno::EPERM).into());
                     }
@@ -829,7 +829,7 @@ impl Mount {
                     // than the source's fails, as under runc.
                     let atime = linux::MOUNT_ATTR__ATIME | linux::MOUNT_ATTR_NODIRATIME;
                     if mount_attr.attr_clr & linux::MOUNT_ATTR__ATIME != 0
-                        && mount_attr.attr_set & atime != source_atime(mount_fd)
+                        && mount_attr.attr_set & atime != source_atime
                     {
                         return Err(SyscallError::Nix(Errno::EPERM).into());
                     }
@@ -846,7 +846,7 @@ impl Mount {
                 // are locked: kept unless the spec names their opposite,
                 // which then fails as under runc.
                 Err(SyscallError::Nix(Errno::EPERM)) if bind.is_some() => {
-                    let locked = locked_attrs(mount_fd);
+                    let (locked, _) = source_attrs(mount_fd);
                     let explicit = bind.as_ref().map_or(0, |b| b.cleared);
                     if explicit & locked != 0 {
                         return Err(SyscallError::Nix(Errno::EPERM).into());
@@ -1287,32 +1287,14 @@ fn bind_flag_options(m: &SpecMount) -> Option<BindFlagOptions> {
     any.then_some(BindFlagOptions { set, cleared })
 }
 
-/// The atime settings of the mount `fd` as MOUNT_ATTR_* bits (relatime is 0,
-/// strictatime when neither noatime nor relatime).
-fn source_atime(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
+/// The mount `fd`'s lockable flags (ro, nosuid, nodev, noexec) and its atime
+/// settings, as MOUNT_ATTR_* bits (relatime is 0; strictatime when neither
+/// noatime nor relatime), from one fstatvfs.
+fn source_attrs(fd: std::os::fd::BorrowedFd<'_>) -> (u64, u64) {
     use nix::sys::statvfs::{FsFlags, fstatvfs};
-    let Ok(st) = fstatvfs(fd) else { return 0 };
+    let Ok(st) = fstatvfs(fd) else { return (0, 0) };
     let f = st.flags();
-    let mode = if f.contains(FsFlags::ST_NOATIME) {
-        linux::MOUNT_ATTR_NOATIME
-    } else if f.contains(FsFlags::ST_RELATIME) {
-        linux::MOUNT_ATTR_RELATIME
-    } else {
-        linux::MOUNT_ATTR_STRICTATIME
-    };
-    if f.contains(FsFlags::ST_NODIRATIME) {
-        mode | linux::MOUNT_ATTR_NODIRATIME
-    } else {
-        mode
-    }
-}
-
-/// The lockable flags (ro, nosuid, nodev, noexec) the mount `fd` has.
-fn locked_attrs(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
-    use nix::sys::statvfs::{FsFlags, fstatvfs};
-    let Ok(st) = fstatvfs(fd) else { return 0 };
-    let f = st.flags();
-    [
+    let locked = [
         (FsFlags::ST_RDONLY, linux::MOUNT_ATTR_RDONLY),
         (FsFlags::ST_NOSUID, linux::MOUNT_ATTR_NOSUID),
         (FsFlags::ST_NODEV, linux::MOUNT_ATTR_NODEV),
@@ -1320,7 +1302,18 @@ fn locked_attrs(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
     ]
     .iter()
     .filter(|(st, _)| f.contains(*st))
-    .fold(0, |acc, (_, a)| acc | a)
+    .fold(0, |acc, (_, a)| acc | a);
+    let mut atime = if f.contains(FsFlags::ST_NOATIME) {
+        linux::MOUNT_ATTR_NOATIME
+    } else if f.contains(FsFlags::ST_RELATIME) {
+        linux::MOUNT_ATTR_RELATIME
+    } else {
+        linux::MOUNT_ATTR_STRICTATIME
+    };
+    if f.contains(FsFlags::ST_NODIRATIME) {
+        atime |= linux::MOUNT_ATTR_NODIRATIME;
+    }
+    (locked, atime)
 }
 
 #[cfg(test)]
