@@ -13,7 +13,16 @@ for p in strace procps gcc libc6-dev; do
 done
 cargo build --all-targets --quiet || { echo "build failed"; exit 1; }
 log=$(mktemp /tmp/ward-test-all.XXXXXX)
-trap 'rm -f "$log"' EXIT
+# ward makes /run/ward-rootfs a private mount point (bound on itself) at its
+# first create and keeps it for later ones; when the tests leave no staged
+# rootfs in it, the test run takes it down again, on failure too.
+release_rootfs_base() {
+  local base=/run/ward-rootfs
+  if mountpoint -q "$base" && [ -z "$(ls -A "$base" 2>/dev/null)" ]; then
+    umount "$base" 2>/dev/null && rmdir "$base" 2>/dev/null || true
+  fi
+}
+trap 'rm -f "$log"; release_rootfs_base' EXIT
 status=0
 # Each test uses its own state root and container IDs; two at a time keeps
 # container start-up from starving on 2 cores.
