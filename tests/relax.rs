@@ -212,16 +212,7 @@ fn nnp_relaxed_follows_the_spec_and_keeps_other_layers() {
 }
 
 /// Every relaxation `ward features` lists, with the value that lifts it.
-const ALL: &[(&str, &str)] = &[
-    ("run.ward.seccomp", "unconfined"),
-    ("run.ward.rootfs", "writable"),
-    ("run.ward.landlock", "off"),
-    ("run.ward.caps", "spec"),
-    ("run.ward.userns", "host"),
-    ("run.ward.nnp", "spec"),
-    ("run.ward.pids", "spec"),
-    ("run.ward.paths", "spec"),
-];
+const ALL: &[(&str, &str)] = ALL_RELAXATIONS;
 
 #[test]
 fn features_lists_every_relaxation() {

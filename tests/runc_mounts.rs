@@ -301,18 +301,7 @@ fn bind_propagation_options_apply() {
 
 /// ward's layers relaxed as `[relax]` with every key set would (tests/relax.rs).
 fn relax_all(env: &Env) {
-    for (k, v) in [
-        ("run.ward.seccomp", "unconfined"),
-        ("run.ward.rootfs", "writable"),
-        ("run.ward.landlock", "off"),
-        ("run.ward.caps", "spec"),
-        ("run.ward.userns", "host"),
-        ("run.ward.nnp", "spec"),
-        ("run.ward.pids", "spec"),
-        ("run.ward.paths", "spec"),
-    ] {
-        env.annotate(k, v);
-    }
+    env.relax_all();
 }
 
 /// `--no-pivot` (no_pivot.bats "must not expose bare /proc"): chroot keeps the
