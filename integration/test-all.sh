@@ -18,9 +18,10 @@ log=$(mktemp /tmp/ward-test-all.XXXXXX)
 # rootfs in it, the test run takes it down again, on failure too.
 release_rootfs_base() {
   local base=/run/ward-rootfs
-  if mountpoint -q "$base" && [ -z "$(ls -A "$base" 2>/dev/null)" ]; then
-    umount "$base" 2>/dev/null && rmdir "$base" 2>/dev/null || true
-  fi
+  while mountpoint -q "$base" && [ -z "$(ls -A "$base" 2>/dev/null)" ]; do
+    umount "$base" 2>/dev/null || return 0
+  done
+  rmdir "$base" 2>/dev/null || true
 }
 trap 'rm -f "$log"; release_rootfs_base' EXIT
 status=0

@@ -306,3 +306,46 @@ fn idmapped_rootfs_mounts_stay_private_under_a_shared_root() {
     }
     env.assert_gone(&id);
 }
+
+#[test]
+fn concurrent_first_creates_make_one_staging_base_mount() {
+    // The first creates of a boot set up /run/ward-rootfs as a private mount
+    // point. Several at once must not each bind it onto itself: the stacked
+    // lower mount keeps the host's propagation (shared on a systemd host).
+    // Simulated in a mount namespace where the base is not set up yet; the
+    // creates are released at once (every reader of a FIFO sees its EOF).
+    let env = Env::new();
+    let ids: Vec<String> = (0..8).map(|i| env.id(&format!("base{i}"))).collect();
+    let list = ids.join(" ");
+    let script = format!(
+        "while mountpoint -q /run/ward-rootfs; do umount -l /run/ward-rootfs || exit 1; done; \
+         f=$(mktemp -u); mkfifo $f; \
+         for id in {list}; do (read x < $f; exec {w} --root {r} create --bundle {b} $id) & done; \
+         sleep 0.3; : > $f; wait; rm $f; \
+         echo bases=$(awk '$5 == \"/run/ward-rootfs\"' /proc/self/mountinfo | wc -l); \
+         echo created=$({w} --root {r} list -q | wc -l); \
+         for id in {list}; do {w} --root {r} delete --force $id; done",
+        w = WARD,
+        r = env.root.display(),
+        b = env.bundle.display(),
+    );
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let o = stdout(&out);
+    assert!(
+        o.contains("created=8"),
+        "every create worked: {o}\n{}",
+        stderr(&out)
+    );
+    assert!(
+        o.contains("bases=1\n"),
+        "one mount at /run/ward-rootfs: {o}"
+    );
+    for id in &ids {
+        env.assert_gone(id);
+    }
+}

@@ -39,7 +39,15 @@ done
 [ "$(id -u)" = 0 ] || { echo "run.sh: must run as root" >&2; exit 2; }
 command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null || {
   apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends qemu-system-x86 qemu-utils >&2
+  apt-get install -y -qq --no-install-recommends qemu-system-x86 qemu-utils >&2 || {
+    # A machine whose qemu-utils came from bookworm-backports (no backports
+    # source configured) cannot take bookworm's qemu-system: the newer
+    # qemu-utils Breaks it. Take qemu-utils from qemu-system's own version.
+    v=$(apt-cache policy qemu-system-x86 | sed -n 's/^ *Candidate: //p')
+    echo "run.sh: installing qemu-system-x86 and qemu-utils $v together" >&2
+    apt-get install -y -qq --no-install-recommends --allow-downgrades \
+      "qemu-system-x86=$v" "qemu-utils=$v" >&2
+  }
 }
 
 img=$(bash "$here/image.sh")

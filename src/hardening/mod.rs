@@ -41,10 +41,21 @@ pub fn idmapped_rootfs_dir(
         }
     };
     // Set up once per boot: afterwards one mount(2) finds it in place.
-    if make_private_mount(base).is_err() {
+    if set_private(base).is_err() {
         std::fs::create_dir_all(base).map_err(err(&format!("creating {ROOTFS_BASE}")))?;
         std::fs::set_permissions(base, std::fs::Permissions::from_mode(0o711))
             .map_err(err(&format!("chmod {ROOTFS_BASE}")))?;
+        // Concurrent first creates would each bind the dir onto itself and
+        // stack mounts there (the lower one keeping the host's propagation):
+        // the first to hold the dir's lock makes the mount, the others find it.
+        let dir = std::fs::File::open(base).map_err(err(&format!("opening {ROOTFS_BASE}")))?;
+        // SAFETY: flock on a valid fd borrowed for the call; the lock goes
+        // with `dir`, closed at the end of this block.
+        if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&dir), libc::LOCK_EX) } != 0 {
+            return Err(err(&format!("locking {ROOTFS_BASE}"))(
+                std::io::Error::last_os_error(),
+            ));
+        }
         make_private_mount(base).map_err(err(&format!("making {ROOTFS_BASE} a private mount")))?;
     }
     // A pool slot is unique host-wide; a joined range is shared by a pod, so
@@ -100,24 +111,28 @@ pub fn idmapped_rootfs_dir(
 /// container's unmount there). One mount(2) when it is already in place.
 pub fn make_private_mount(dir: &std::path::Path) -> std::io::Result<()> {
     use nix::mount::{mount, MsFlags};
-    let private = || {
-        mount(
-            None::<&str>,
-            dir,
-            None::<&str>,
-            MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-    };
-    match private() {
+    match set_private(dir) {
         Ok(()) => Ok(()),
         // EINVAL: not a mount point yet; bind it onto itself first.
         Err(nix::errno::Errno::EINVAL) => {
             mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
-            Ok(private()?)
+            Ok(set_private(dir)?)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Private propagation for the mount at `dir`; EINVAL when `dir` is not a
+/// mount point.
+fn set_private(dir: &std::path::Path) -> nix::Result<()> {
+    use nix::mount::{mount, MsFlags};
+    mount(
+        None::<&str>,
+        dir,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
 }
 
 /// Undoes what create staged in a slot's dir: the id-mapped root (`root`),
