@@ -71,10 +71,25 @@ def wait_exact(p, timeout):
     return p.wait()
 
 
+# --layers: (runtime name, ward's relaxations). "w-all" is ward with every
+# layer lifted (the spec as given, as runc runs it); "w-X" lifts X only.
+LAYER_VARIANTS = [
+    ("w-all", ["seccomp=unconfined", "rootfs=writable", "landlock=off", "caps=spec",
+               "userns=host", "nnp=spec", "pids=spec", "paths=spec"]),
+    ("w-userns", ["userns=host"]),
+    ("w-seccomp", ["seccomp=unconfined"]),
+    ("w-landlock", ["landlock=off"]),
+    ("w-rootfs", ["rootfs=writable"]),
+    ("w-paths", ["paths=spec"]),
+]
+
+
 class Runtime:
-    def __init__(self, name, path, workdir):
+    def __init__(self, name, path, workdir, args=()):
         self.name = name
         self.path = path
+        # Global flags this runtime is always called with (ward's --relax).
+        self.args = list(args)
         self.root = os.path.join(workdir, "state", name)
         self.log = os.path.join(workdir, "logs", name + ".stderr")
         self.ok = True
@@ -99,12 +114,36 @@ class Bench:
             rt = Runtime(name, path, self.work)
             os.makedirs(rt.root, exist_ok=True)
             self.runtimes.append(rt)
+        if args.layers:
+            # ward again with one defence lifted at a time (and all of them):
+            # the difference to plain ward is what that layer costs.
+            ward = next((rt for rt in self.runtimes if rt.name == "ward"), None)
+            if ward is None:
+                raise SystemExit("bench: --layers needs a runtime named ward")
+            # Without ward's user namespace ward re-executes from a sealed
+            # memfd copy of itself (CVE-2019-5736) unless its binary is on a
+            # read-only mount, as a packaged /usr often is. The variants run
+            # from such a mount (in this private mount namespace) so that they
+            # show the layers' cost, not the copy's; said in the output.
+            ro = os.path.join(self.work, "ro-ward")
+            os.makedirs(ro, exist_ok=True)
+            robin = os.path.join(ro, "ward")
+            open(robin, "a").close()
+            subprocess.check_call(["mount", "--bind", ward.path, robin])
+            subprocess.check_call(["mount", "-o", "remount,bind,ro", robin])
+            self.layer_note = ("w-* run ward from a read-only bind mount (no sealed copy "
+                               "of the binary when ward's user namespace is lifted)")
+            for name, relax in LAYER_VARIANTS:
+                rt = Runtime(name, robin, self.work,
+                             [a for r in relax for a in ("--relax", r)])
+                os.makedirs(rt.root, exist_ok=True)
+                self.runtimes.append(rt)
         self.live = {}         # (rt.name, cid) -> rt   containers that may exist
         self.counter = 0
         self.results = {}      # key -> {"title","unit","runtimes":{name:{...}}}
         self.order_keys = []
         self.failures = []     # (runtime, measurement, message)
-        self.notes = []
+        self.notes = [self.layer_note] if args.layers else []
         self.extra_tables = []  # preformatted side-by-side tables (slab breakdown)
         it = args.iterations
         if self.quick:
@@ -125,7 +164,7 @@ class Bench:
         # --systemd: every runtime's systemd cgroup driver (runc, crun and ward
         # share the global flag), so each makes and removes a scope per container.
         driver = ["--systemd-cgroup"] if self.args.systemd else []
-        return [rt.path] + driver + ["--root", rt.root] + list(args)
+        return [rt.path] + rt.args + driver + ["--root", rt.root] + list(args)
 
     def call(self, rt, *args, capture=False, timeout=CMD_TIMEOUT, wrap=None):
         """Run a runtime command; returns (elapsed_ns, stdout). Raises Failure."""
@@ -680,10 +719,10 @@ class Bench:
               % ("quick" if self.quick else "full", cfg["iters"]))
         print("host: %s, %d cpus, kernel %s" % (platform.node(), os.cpu_count(), platform.release()))
         for rt in self.runtimes:
-            print("  %-6s %s  [%s]%s" % (rt.name, rt.path, rt.version or "?",
+            print("  %-10s %s  [%s]%s" % (rt.name, " ".join([rt.path] + rt.args), rt.version or "?",
                                         "" if rt.ok else "  SKIPPED: " + (rt.error or "")))
         print()
-        hdr = "%-58s %-6s %4s %12s %12s %9s" % ("measurement", "rt", "n", "median", "p90", "vs crun")
+        hdr = "%-58s %-10s %4s %12s %12s %9s" % ("measurement", "rt", "n", "median", "p90", "vs crun")
         print(hdr)
         print("-" * len(hdr))
         for key in self.order_keys:
@@ -696,10 +735,10 @@ class Bench:
                 title = r["title"] if first else ""
                 first = False
                 if d.get("median") is None:
-                    print("%-58s %-6s %4s %12s %12s %9s" % (title[:58], rt.name, "-", "FAILED", "", ""))
+                    print("%-58s %-10s %4s %12s %12s %9s" % (title[:58], rt.name, "-", "FAILED", "", ""))
                     continue
                 unit = r["unit"]
-                print("%-58s %-6s %4d %12s %12s %9s%s" % (
+                print("%-58s %-10s %4d %12s %12s %9s%s" % (
                     title[:58], rt.name, d["n"], fmt(d["median"], unit), fmt(d["p90"], unit),
                     ("%.2fx" % d["vs_crun"]) if "vs_crun" in d else "",
                     "  (partial: %s)" % d["error"][:60] if "error" in d else ""))
@@ -1085,6 +1124,8 @@ def main():
     ap.add_argument("--only", default="",
                     help="comma separated: lifecycle,run,running,delete_force,seq_par,rss,idle")
     ap.add_argument("--idle-n", type=int, default=0)
+    ap.add_argument("--layers", action="store_true",
+                    help="add ward with each defence lifted (w-X) and with all lifted (w-all)")
     args = ap.parse_args()
 
     libc = ctypes.CDLL(None, use_errno=True)

@@ -15,6 +15,9 @@
 #   --only L    run only the listed scenarios (comma separated: lifecycle, run,
 #               running, delete_force, seq_par, rss, idle).
 #   --idle-n N  idle containers per runtime in the density scenario (default 100).
+#   --layers    also run ward with each defence lifted (w-userns, w-seccomp,
+#               w-landlock, w-rootfs, w-paths) and with all lifted (w-all): the
+#               difference to plain ward is what that layer costs.
 #   --runtimes  space separated NAME=PATH list. Default: ward (the newer of the
 #               static build of integration/build-static.sh and target/release/ward,
 #               else target/debug/ward), crun, runc.
@@ -104,7 +107,8 @@ while [[ $# -gt 0 ]]; do
         --iterations) DRIVER_ARGS+=(--iterations "$2"); shift 2 ;;
         --only) DRIVER_ARGS+=(--only "$2"); shift 2 ;;
         --idle-n) DRIVER_ARGS+=(--idle-n "$2"); shift 2 ;;
-        -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --layers) DRIVER_ARGS+=(--layers); shift ;;
+        -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) log "unknown argument: $1"; exit 2 ;;
     esac
 done

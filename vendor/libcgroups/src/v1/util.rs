@@ -28,10 +28,12 @@ pub enum V1MountPointError {
 /// mountinfo, through a freshly verified procfs handle, 14 times per create).
 /// A forked child inherits the list; the runtime's children fork before they
 /// change mounts, and cgroup hierarchies are not mounted during a create.
-fn cgroup_mounts() -> Result<Vec<MountInfo>, V1MountPointError> {
+/// Borrowed, not cloned: each MountInfo holds maps and strings, and copying
+/// the list per lookup was most of this function's cost.
+fn cgroup_mounts() -> Result<&'static [MountInfo], V1MountPointError> {
     static CACHE: std::sync::OnceLock<Vec<MountInfo>> = std::sync::OnceLock::new();
     if let Some(m) = CACHE.get() {
-        return Ok(m.clone());
+        return Ok(m);
     }
     let reader = BufReader::new(ProcfsHandle::new()?.open(
         ProcfsBase::ProcSelf,
@@ -45,13 +47,16 @@ fn cgroup_mounts() -> Result<Vec<MountInfo>, V1MountPointError> {
             mounts.push(m);
         }
     }
-    Ok(CACHE.get_or_init(|| mounts).clone())
+    Ok(CACHE.get_or_init(|| mounts))
 }
 
 /// List all cgroup v1 subsystem mount points on the system. This can include unsupported
 /// subsystems, comounted controllers and named hierarchies.
 pub fn list_subsystem_mount_points() -> Result<Vec<PathBuf>, V1MountPointError> {
-    Ok(cgroup_mounts()?.into_iter().map(|m| m.mount_point).collect())
+    Ok(cgroup_mounts()?
+        .iter()
+        .map(|m| m.mount_point.clone())
+        .collect())
 }
 
 /// List the mount points of all currently supported cgroup subsystems.
@@ -71,15 +76,13 @@ pub fn list_supported_mount_points() -> Result<HashMap<ControllerType, PathBuf>,
 pub fn get_subsystem_mount_point(subsystem: &ControllerType) -> Result<PathBuf, V1MountPointError> {
     let subsystem_name = subsystem.to_string();
     cgroup_mounts()?
-        .into_iter()
-        .map(Ok::<MountInfo, V1MountPointError>)
-        .find_map(|r| match r {
-            Err(e) => Some(Err(e)),
-            Ok(m) if m.fs_type == "cgroup" => {
-                // Some systems mount net_prio and net_cls in the same directory
-                // other systems mount them in their own directories. This
-                // should handle both cases.
-                let ok = match subsystem_name.as_str() {
+        .iter()
+        .find(|m| {
+            // Some systems mount net_prio and net_cls in the same directory
+            // other systems mount them in their own directories. This
+            // should handle both cases.
+            m.fs_type == "cgroup"
+                && match subsystem_name.as_str() {
                     "net_cls" => ["net_cls,net_prio", "net_prio,net_cls", "net_cls"]
                         .iter()
                         .any(|s| m.mount_point.ends_with(s)),
@@ -93,12 +96,9 @@ pub fn get_subsystem_mount_point(subsystem: &ControllerType) -> Result<PathBuf, 
                         .iter()
                         .any(|s| m.mount_point.ends_with(s)),
                     _ => m.mount_point.ends_with(&subsystem_name),
-                };
-                if ok { Some(Ok(m.mount_point)) } else { None }
-            }
-            Ok(_) => None,
+                }
         })
-        .transpose()?
+        .map(|m| m.mount_point.clone())
         .ok_or(V1MountPointError::NotFound {
             subsystem: *subsystem,
         })
