@@ -279,12 +279,7 @@ fn idmapped_rootfs_mounts_stay_private_under_a_shared_root() {
         r = env.root.display(),
         b = env.bundle.display(),
     );
-    let out = Command::new("unshare")
-        .args(["-m", "--propagation", "shared", "sh", "-c", &script])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sh_in_mount_ns("shared", &script);
     let table = stdout(&out);
     // This container's staging dir (other containers' may be mounted too).
     let staged = table
@@ -329,12 +324,7 @@ fn concurrent_first_creates_make_one_staging_base_mount() {
         r = env.root.display(),
         b = env.bundle.display(),
     );
-    let out = Command::new("unshare")
-        .args(["-m", "--propagation", "private", "sh", "-c", &script])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sh_in_mount_ns("private", &script);
     let o = stdout(&out);
     assert!(
         o.contains("created=8"),
@@ -348,4 +338,16 @@ fn concurrent_first_creates_make_one_staging_base_mount() {
     for id in &ids {
         env.assert_gone(id);
     }
+}
+
+/// Runs `script` with sh in a new mount namespace with the given propagation;
+/// fails the test unless it exits 0.
+fn sh_in_mount_ns(propagation: &str, script: &str) -> std::process::Output {
+    let out = Command::new("unshare")
+        .args(["-m", "--propagation", propagation, "sh", "-c", script])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
 }
