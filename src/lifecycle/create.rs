@@ -150,8 +150,11 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             crate::hardening::userns_compat::adapt(&mut built.spec, &wdir, r)?;
         }
         built.policy.adaptations.extend(adaptations);
+        // Where ward stages mounts for this container on the host side.
+        let mut staging = None;
         let rootfs = match &mapped {
             Some((_, root, ns)) => {
+                staging = root.parent().map(Path::to_path_buf);
                 // Bind sources may sit under directories the container's
                 // unprivileged root cannot traverse (podman's 0700 runroot):
                 // stage them where it can, id-mapped like the rootfs.
@@ -186,6 +189,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                     && nix::unistd::geteuid().is_root();
                 if spec_userns || wants_idmap {
                     let dir = crate::hardening::idmapped_rootfs_dir(&wdir, None)?;
+                    staging = Some(dir.clone());
                     crate::hardening::userns_compat::stage_binds(
                         &mut built.spec,
                         &dir,
@@ -226,6 +230,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             super::host_mounts::record(&wdir, &rootfs)
                 .map_err(io_err(format!("recording mounts in {}", wdir.display())))?;
         }
+        let own_mount_ns = policy::hostns::has_new_mount_ns(&built.spec);
         prepare_ward_dir(&wdir, opts, &b, &rootfs, built.spec)?;
         crate::testpoint::reached("create:prepared");
         crate::profile::mark("ward dir written");
@@ -253,6 +258,12 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         // and `exec` reads the hardened spec from there; `state` reports the
         // user's bundle from the `bundle` link. The returned container keeps
         // libcontainer's view: `run` starts (and so saves) it as it is.
+        // The init pivoted into its own copies of the staged mounts; the
+        // host's are no longer needed (a container in the host's or a
+        // joined mount namespace still uses them).
+        if let (Some(dir), true) = (&staging, own_mount_ns) {
+            crate::hardening::detach_staging(dir);
+        }
         crate::testpoint::reached("create:built");
         crate::profile::mark("libcontainer create done");
         if let (Some(sock), Some(pid)) = (&opts.pidfd_socket, container.pid()) {

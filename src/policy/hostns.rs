@@ -20,6 +20,19 @@ pub fn shares_host_mount_ns(spec: &Spec) -> bool {
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Mount))
 }
 
+/// True when the container gets a mount namespace of its own, made for it
+/// (a mount entry without a path): its init holds its own copies of the
+/// mounts ward staged for it on the host side.
+pub fn has_new_mount_ns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Mount && n.path().is_none())
+        })
+}
+
 /// A container in the host's mount namespace cannot get ward's read-only `/`
 /// and scratch mounts (the remount and the tmpfs would land in the host's
 /// mount table, the remount on the filesystem holding the rootfs), nor its
