@@ -359,6 +359,55 @@ fn concurrent_first_creates_make_one_staging_base_mount() {
     }
 }
 
+/// Under ward's user namespace /dev is one tmpfs built on the host side, not
+/// a tmpfs plus a bind per device: the default devices and the spec's (here
+/// one in a subdirectory, owned by a non-root user) are nodes in it, usable,
+/// with the spec's mode and owner; the container still cannot make nodes.
+#[test]
+fn dev_is_one_host_built_tmpfs() {
+    let env = Env::new();
+    env.edit(|c| {
+        c["linux"]["devices"] = serde_json::json!([
+            {"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200,
+             "fileMode": 0o600, "uid": 1000, "gid": 1000}
+        ]);
+    });
+    let o = run_sh(
+        &env,
+        "hostdev",
+        "awk '$5 ~ \"^/dev\" {for (i = 7; i <= NF; i++) if ($i == \"-\") {print $5, $(i+1); break}}' \
+           /proc/self/mountinfo; \
+         stat -c '%F %t:%T %a %u:%g' /dev/null /dev/net/tun; stat -c '%u %a' /dev/net; \
+         echo x > /dev/null && head -c 2 /dev/zero | wc -c; \
+         mknod /dev/sdz b 8 0 2>/dev/null && echo mknod-allowed || echo mknod-denied; \
+         awk '{print $2}' /proc/self/uid_map",
+    );
+    let lines: Vec<&str> = o.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "/dev tmpfs",
+            "/dev/pts devpts",
+            "/dev/shm tmpfs",
+            "/dev/mqueue mqueue"
+        ],
+        "{o}"
+    );
+    assert_eq!(
+        lines[4..],
+        [
+            "character special file 1:3 666 0:0",
+            "character special file a:c8 600 1000:1000",
+            "0 755",
+            "2",
+            "mknod-denied",
+            lines.last().copied().unwrap_or_default(),
+        ],
+        "{o}"
+    );
+    assert_ne!(lines.last(), Some(&"0"), "user namespace in force: {o}");
+}
+
 /// Runs `script` with sh in a new mount namespace with the given propagation;
 /// fails the test unless it exits 0.
 fn sh_in_mount_ns(propagation: &str, script: &str) -> std::process::Output {

@@ -1,6 +1,7 @@
 //! The hardening layer: each submodule owns one defence.
 
 pub mod capabilities;
+pub mod devfs;
 pub mod idmap_overlay;
 pub mod landlock;
 pub mod rootfs;

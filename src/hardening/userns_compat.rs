@@ -4,7 +4,9 @@
 //!   (as runc does for rootless containers);
 //! - mknod is impossible in a user namespace, so each device the spec asks for
 //!   is created by ward on the host side (in its per-container dir) and bind
-//!   mounted to its path, owned by the container's mapped ids.
+//!   mounted to its path, owned by the container's mapped ids. (With the
+//!   usual /dev tmpfs, devfs.rs builds /dev on the host side first and the
+//!   devices under it are nodes there; only the others reach this.)
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

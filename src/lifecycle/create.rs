@@ -146,6 +146,15 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         let range = mapped.as_ref().map(|(r, _, _)| r.clone());
         let mut built = policy::build(&b.spec, relaxations, range.clone(), &b.rootfs)?;
         crate::profile::mark("user namespace, id-mapped rootfs, policy built");
+        // Under ward's user namespace /dev is made on the host side (one
+        // mount instead of one per device), before `adapt` binds the rest.
+        let host_dev = match &mapped {
+            Some((r, root, _)) => match root.parent() {
+                Some(dir) => crate::hardening::devfs::build(&mut built.spec, dir, r)?,
+                None => None,
+            },
+            None => None,
+        };
         if let Some(r) = &range {
             crate::hardening::userns_compat::adapt(&mut built.spec, &wdir, r)?;
         }
@@ -169,6 +178,9 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                         false,
                     )?;
                     built.policy.adaptations.extend(staged);
+                }
+                if let Some(dev) = host_dev {
+                    dev.apply(&mut built.spec);
                 }
                 root.clone()
             }

@@ -105,6 +105,27 @@ pub fn bind_at_its_turn(m: &Mount, src: &Path, rootfs: &Path, ward_userns: bool)
     src.starts_with(rootfs) && !(ward_userns && spec_idmap(m))
 }
 
+/// A mount of a tmpfs at /dev (runc's and Docker's default spec).
+pub fn is_dev_tmpfs(m: &Mount) -> bool {
+    m.typ().as_deref() == Some("tmpfs")
+        && m.destination()
+            .components()
+            .eq(Path::new("/dev").components())
+}
+
+/// Under ward's user namespace the container's /dev is built on the host side
+/// (hardening/devfs.rs) when the spec's last mount at /dev is a tmpfs: the
+/// mount to build, else None (libcontainer binds each device as before).
+pub fn host_built_dev(spec: &oci_spec::runtime::Spec) -> Option<Mount> {
+    let mounts = spec.mounts().as_ref()?;
+    let last = mounts.iter().rev().find(|m| {
+        m.destination()
+            .components()
+            .eq(Path::new("/dev").components())
+    })?;
+    is_dev_tmpfs(last).then(|| last.clone())
+}
+
 /// Decides for bind `mounts[i]` whose (absolute) source is `src`.
 /// `ward_device` marks the device nodes ward itself created for
 /// `linux.devices` (already owned by the container's ids). `ward_userns`:
