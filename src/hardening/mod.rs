@@ -12,13 +12,23 @@ pub mod userns_compat;
 /// Releases what the hardening layer holds for a container outside
 /// libcontainer's knowledge (called at delete and by crash recovery).
 pub fn cleanup(ward_dir: &std::path::Path, id: &str) {
+    let owner = userns::owner_key(ward_dir);
+    let mut released = false;
     if let Ok(dir) = std::fs::read_link(ward_dir.join(userns::ROOTFS_MOUNT)) {
         unmount_staging(&dir);
         if let Some(slot) = dir.file_name().and_then(|n| n.to_str()?.parse().ok()) {
             userns::release_legacy_claim(slot, id);
+            // The slot the staging dir is named after is the container's:
+            // freed directly, not by reading the owner of every slot in the
+            // pool (one readlink per running container, on every delete).
+            released = userns::release_slot_of(slot, &owner);
         }
     }
-    userns::release_owner(&userns::owner_key(ward_dir));
+    // No link (a create that died before making it) or a slot not ours:
+    // look through the pool.
+    if !released {
+        userns::release_owner(&owner);
+    }
 }
 
 /// The staging dir for a container's id-mapped rootfs: `/run/ward-rootfs/<slot>`.

@@ -611,6 +611,12 @@ pub fn owner_key(ward_dir: &Path) -> String {
         .into_owned()
 }
 
+/// Frees `slot` if `owner` (an [`owner_key`]) holds it. Returns whether it
+/// was freed.
+pub fn release_slot_of(slot: u32, owner: &str) -> bool {
+    release_if_owner_in(&pool_dir(), slot, owner)
+}
+
 /// Frees `slot` if it is claimed under the bare container ID, as wards
 /// before [`owner_key`] claimed it (their containers' delete after an
 /// upgrade).
