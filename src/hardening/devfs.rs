@@ -31,16 +31,13 @@ pub struct HostDev {
 /// Mounts the spec's /dev tmpfs at `<staging>/dev`, owned by the container's
 /// root, and makes there the default devices and the spec's devices under
 /// /dev, which leave `linux.devices`. None (nothing done) when the spec's
-/// /dev is not a writable tmpfs: libcontainer then binds the devices as
-/// before.
+/// /dev is not a writable tmpfs (`policy::idmap::host_built_dev`):
+/// libcontainer then binds the devices as before.
 pub fn build(spec: &mut Spec, staging: &Path, range: &IdRange) -> Result<Option<HostDev>> {
     let Some(m) = crate::policy::idmap::host_built_dev(spec) else {
         return Ok(None);
     };
     let cfg = parse_mount(&m).map_err(|e| WardError::Invalid(format!("/dev mount: {e}")))?;
-    if cfg.flags.contains(MsFlags::MS_RDONLY) {
-        return Ok(None);
-    }
     let dir = staging.join("dev");
     std::fs::create_dir(&dir).map_err(io_err(format!("creating {}", dir.display())))?;
     let data = owner_options(&cfg.data, range);
@@ -57,27 +54,28 @@ pub fn build(spec: &mut Spec, staging: &Path, range: &IdRange) -> Result<Option<
     })?;
 
     let mut linux = spec.linux().clone().unwrap_or_default();
-    let spec_devices = linux.devices().clone().unwrap_or_default();
-    let (here, elsewhere): (Vec<LinuxDevice>, Vec<LinuxDevice>) =
-        spec_devices.into_iter().partition(|d| under_dev(d.path()));
-    let mut all: Vec<(String, LinuxDevice)> = default_devices()
+    let mut elsewhere = Vec::new();
+    let mut here = Vec::new();
+    for (i, d) in linux
+        .devices()
+        .clone()
+        .unwrap_or_default()
         .into_iter()
-        .filter(|d| !here.iter().any(|h| h.path() == d.path()))
+        .enumerate()
+    {
+        if under_dev(d.path()) {
+            here.push((format!("linux.devices[{i}]"), d));
+        } else {
+            elsewhere.push(d);
+        }
+    }
+    let defaults = default_devices()
+        .into_iter()
+        .filter(|d| !here.iter().any(|(_, h)| h.path() == d.path()))
         .map(|d| ("default device".to_string(), d))
-        .collect();
-    all.extend(
-        here.into_iter()
-            .enumerate()
-            .map(|(i, d)| (format!("linux.devices[{i}]"), d)),
-    );
-    for (what, d) in &all {
-        make_node(&dir, d, range).map_err(|e| match e {
-            WardError::Sys { context, source } => WardError::Sys {
-                context: format!("{what} {}: {context}", d.path().display()),
-                source,
-            },
-            other => other,
-        })?;
+        .collect::<Vec<_>>();
+    for (what, d) in defaults.iter().chain(&here) {
+        make_node(&dir, what, d, range)?;
     }
     linux.set_devices((!elsewhere.is_empty()).then_some(elsewhere));
     spec.set_linux(Some(linux));
@@ -147,36 +145,19 @@ fn under_dev(p: &Path) -> bool {
     p.starts_with("/dev") && p != Path::new("/dev") && p != Path::new("/dev/ptmx")
 }
 
-fn make_node(dir: &Path, d: &LinuxDevice, range: &IdRange) -> Result<()> {
-    let kind = match d.typ() {
-        LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
-        LinuxDeviceType::B => SFlag::S_IFBLK,
-        LinuxDeviceType::P => SFlag::S_IFIFO,
-        other => {
-            return Err(WardError::Invalid(format!(
-                "{}: type {other:?} cannot be created",
-                d.path().display()
-            )))
-        }
-    };
-    let rel = d
-        .path()
-        .strip_prefix("/dev")
-        .map_err(|_| WardError::Invalid(format!("{} is not under /dev", d.path().display())))?;
+fn make_node(dir: &Path, what: &str, d: &LinuxDevice, range: &IdRange) -> Result<()> {
+    let rel = d.path().strip_prefix("/dev").map_err(|_| {
+        WardError::Invalid(format!("{what}: {} is not under /dev", d.path().display()))
+    })?;
     if rel
         .components()
         .any(|c| !matches!(c, std::path::Component::Normal(_)))
     {
         return Err(WardError::Invalid(format!(
-            "{}: device path must not contain '..'",
+            "{what}: device path {} must not contain '..'",
             d.path().display()
         )));
     }
-    let node = dir.join(rel);
-    let sys = |what: &str| {
-        let context = format!("{what} {}", node.display());
-        move |source| WardError::Sys { context, source }
-    };
     // Directories on the way (/dev/net/tun) belong to the container's root.
     let mut p = dir.to_path_buf();
     for c in rel.parent().into_iter().flat_map(Path::components) {
@@ -184,26 +165,55 @@ fn make_node(dir: &Path, d: &LinuxDevice, range: &IdRange) -> Result<()> {
         match std::fs::create_dir(&p) {
             Ok(()) => {
                 nix::unistd::chown(&p, Some(range.host_uid.into()), Some(range.host_gid.into()))
-                    .map_err(sys("chown"))?
+                    .map_err(|source| WardError::Sys {
+                        context: format!("chown {}", p.display()),
+                        source,
+                    })?
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(io_err(format!("creating {}", p.display()))(e)),
         }
     }
-    let mode = d.file_mode().unwrap_or(0o666) & 0o7777;
+    make_device_node(&dir.join(rel), what, d, range)
+}
+
+/// Makes device `d` (named `what` in errors) at `node` on the host side,
+/// with the spec's mode and owned by its mapped ids: what ward creates for a
+/// container in its user namespace, which cannot mknod.
+pub(crate) fn make_device_node(
+    node: &Path,
+    what: &str,
+    d: &LinuxDevice,
+    range: &IdRange,
+) -> Result<()> {
+    let kind = match d.typ() {
+        LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
+        LinuxDeviceType::B => SFlag::S_IFBLK,
+        LinuxDeviceType::P => SFlag::S_IFIFO,
+        other => {
+            return Err(WardError::Invalid(format!(
+                "{what}: type {other:?} cannot be created"
+            )))
+        }
+    };
+    let mode = d.file_mode().unwrap_or(0o666);
     mknod(
-        &node,
+        node,
         kind,
         Mode::from_bits_truncate(mode),
         makedev(d.major() as u64, d.minor() as u64),
     )
-    .map_err(sys("mknod"))?;
+    .map_err(|source| WardError::Sys {
+        context: format!("{what} {}", d.path().display()),
+        source,
+    })?;
     // mknod honours the umask; the spec's mode is what the container sees.
-    // (The node was just made in ward's own fresh tmpfs.)
-    std::fs::set_permissions(&node, std::os::unix::fs::PermissionsExt::from_mode(mode))
+    std::fs::set_permissions(node, std::os::unix::fs::PermissionsExt::from_mode(mode))
         .map_err(io_err(format!("chmod {}", node.display())))?;
     let uid = range.host_uid + d.uid().unwrap_or(0);
     let gid = range.host_gid + d.gid().unwrap_or(0);
-    nix::unistd::chown(&node, Some(uid.into()), Some(gid.into())).map_err(sys("chown"))?;
-    Ok(())
+    nix::unistd::chown(node, Some(uid.into()), Some(gid.into())).map_err(|source| WardError::Sys {
+        context: format!("chown {}", node.display()),
+        source,
+    })
 }

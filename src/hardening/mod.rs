@@ -149,43 +149,39 @@ fn set_private(dir: &std::path::Path) -> nix::Result<()> {
 /// Undoes what create staged in a slot's dir: the id-mapped root (`root`),
 /// overlay layers (`l<N>`, `snap`) and bind sources (`b<N>`), then the dir itself.
 pub fn unmount_staging(dir: &std::path::Path) {
-    userns::unmount_rootfs(&dir.join("root"));
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            userns::unmount_rootfs(&p);
-            // upper/work/snap are plain dirs of the overlay, never mount points.
-            let plain = matches!(e.file_name().to_str(), Some("upper" | "work" | "snap"));
-            let _ = if plain {
-                std::fs::remove_dir_all(&p)
-            } else {
-                std::fs::remove_dir(&p).or_else(|_| std::fs::remove_file(&p))
-            };
-        }
+    for e in detach_staging(dir) {
+        let p = e.path();
+        // upper/work/snap are plain dirs of the overlay, never mount points.
+        let plain = matches!(e.file_name().to_str(), Some("upper" | "work" | "snap"));
+        let _ = if plain {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_dir(&p).or_else(|_| std::fs::remove_file(&p))
+        };
     }
     let _ = std::fs::remove_dir(dir);
 }
 
 /// Detaches the host's copies of the mounts staged in `dir` (the id-mapped
-/// rootfs, staged binds, overlay layers) once the container's init holds its
-/// own: it copied them with its mount namespace and pivoted into them. The
-/// host's mount table then does not grow with each running container, and
-/// every create copies that table into the new namespace (with 100 running
-/// containers a `run` took 44% longer). The dirs stay until delete: `exec`
-/// resolves the recorded rootfs path, and `cleanup` removes them.
-pub fn detach_staging(dir: &std::path::Path) {
+/// rootfs first, then staged binds, overlay layers, the host-built /dev) and
+/// returns the dir's entries. At the end of create this runs alone, once the
+/// container's init holds its own copies (it copied them with its mount
+/// namespace and pivoted into them): the host's mount table then does not
+/// grow with each running container, and every create copies that table into
+/// the new namespace (with 100 running containers a `run` took 44% longer).
+/// The dirs stay until delete: `exec` resolves the recorded rootfs path.
+pub fn detach_staging(dir: &std::path::Path) -> Vec<std::fs::DirEntry> {
     userns::unmount_rootfs(&dir.join("root"));
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            // upper/work/snap are plain dirs of the overlay, never mount points.
-            if !matches!(
-                e.file_name().to_str(),
-                Some("root" | "upper" | "work" | "snap")
-            ) {
-                userns::unmount_rootfs(&e.path());
-            }
+    let entries: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().collect())
+        .unwrap_or_default();
+    for e in &entries {
+        // (A plain dir is refused with EINVAL, which unmount_rootfs ignores.)
+        if e.file_name() != "root" {
+            userns::unmount_rootfs(&e.path());
         }
     }
+    entries
 }
 
 pub const ROOTFS_BASE: &str = "/run/ward-rootfs";

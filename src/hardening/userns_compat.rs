@@ -8,11 +8,9 @@
 //!   usual /dev tmpfs, devfs.rs builds /dev on the host side first and the
 //!   devices under it are nodes there; only the others reach this.)
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, MountBuilder, Spec};
+use oci_spec::runtime::{LinuxNamespaceType, MountBuilder, Spec};
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
@@ -54,39 +52,8 @@ pub fn adapt(spec: &mut Spec, ward_dir: &Path, range: &IdRange) -> Result<()> {
             if d.path() == Path::new("/dev/ptmx") {
                 continue;
             }
-            let kind = match d.typ() {
-                LinuxDeviceType::C | LinuxDeviceType::U => SFlag::S_IFCHR,
-                LinuxDeviceType::B => SFlag::S_IFBLK,
-                LinuxDeviceType::P => SFlag::S_IFIFO,
-                other => {
-                    return Err(WardError::Invalid(format!(
-                        "linux.devices[{i}]: type {other:?} cannot be created"
-                    )))
-                }
-            };
             let node = dir.join(i.to_string());
-            let mode = d.file_mode().unwrap_or(0o666);
-            mknod(
-                &node,
-                kind,
-                Mode::from_bits_truncate(mode),
-                makedev(d.major() as u64, d.minor() as u64),
-            )
-            .map_err(|e| WardError::Sys {
-                context: format!("linux.devices[{i}] {}", d.path().display()),
-                source: e,
-            })?;
-            // mknod honours the umask; the spec's mode is what the container sees.
-            std::fs::set_permissions(&node, std::fs::Permissions::from_mode(mode))
-                .map_err(io_err(format!("chmod {}", node.display())))?;
-            let uid = range.host_uid + d.uid().unwrap_or(0);
-            let gid = range.host_gid + d.gid().unwrap_or(0);
-            nix::unistd::chown(&node, Some(uid.into()), Some(gid.into())).map_err(|e| {
-                WardError::Sys {
-                    context: format!("chown {}", node.display()),
-                    source: e,
-                }
-            })?;
+            super::devfs::make_device_node(&node, &format!("linux.devices[{i}]"), d, range)?;
             let m = MountBuilder::default()
                 .destination(d.path().clone())
                 .typ("bind")

@@ -148,22 +148,22 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         crate::profile::mark("user namespace, id-mapped rootfs, policy built");
         // Under ward's user namespace /dev is made on the host side (one
         // mount instead of one per device), before `adapt` binds the rest.
-        let host_dev = match &mapped {
-            Some((r, root, _)) => match root.parent() {
-                Some(dir) => crate::hardening::devfs::build(&mut built.spec, dir, r)?,
-                None => None,
-            },
-            None => None,
+        // Where ward stages mounts for this container on the host side.
+        let mut staging = mapped
+            .as_ref()
+            .and_then(|(_, root, _)| root.parent().map(Path::to_path_buf));
+        let host_dev = match (&mapped, &staging) {
+            (Some((r, _, _)), Some(dir)) => {
+                crate::hardening::devfs::build(&mut built.spec, dir, r)?
+            }
+            _ => None,
         };
         if let Some(r) = &range {
             crate::hardening::userns_compat::adapt(&mut built.spec, &wdir, r)?;
         }
         built.policy.adaptations.extend(adaptations);
-        // Where ward stages mounts for this container on the host side.
-        let mut staging = None;
         let rootfs = match &mapped {
             Some((_, root, ns)) => {
-                staging = root.parent().map(Path::to_path_buf);
                 // Bind sources may sit under directories the container's
                 // unprivileged root cannot traverse (podman's 0700 runroot):
                 // stage them where it can, id-mapped like the rootfs.
@@ -274,7 +274,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         // host's are no longer needed (a container in the host's or a
         // joined mount namespace still uses them).
         if let (Some(dir), true) = (&staging, own_mount_ns) {
-            crate::hardening::detach_staging(dir);
+            let _ = crate::hardening::detach_staging(dir);
         }
         crate::testpoint::reached("create:built");
         crate::profile::mark("libcontainer create done");

@@ -114,8 +114,9 @@ pub fn is_dev_tmpfs(m: &Mount) -> bool {
 }
 
 /// Under ward's user namespace the container's /dev is built on the host side
-/// (hardening/devfs.rs) when the spec's last mount at /dev is a tmpfs: the
-/// mount to build, else None (libcontainer binds each device as before).
+/// (hardening/devfs.rs) when the spec's last mount at /dev is a writable
+/// tmpfs (the nodes are made in it): the mount to build, else None
+/// (libcontainer binds each device as before).
 pub fn host_built_dev(spec: &oci_spec::runtime::Spec) -> Option<Mount> {
     let mounts = spec.mounts().as_ref()?;
     let last = mounts.iter().rev().find(|m| {
@@ -123,7 +124,8 @@ pub fn host_built_dev(spec: &oci_spec::runtime::Spec) -> Option<Mount> {
             .components()
             .eq(Path::new("/dev").components())
     })?;
-    is_dev_tmpfs(last).then(|| last.clone())
+    let ro = last.options().iter().flatten().any(|o| o == "ro");
+    (is_dev_tmpfs(last) && !ro).then(|| last.clone())
 }
 
 /// Decides for bind `mounts[i]` whose (absolute) source is `src`.
