@@ -280,6 +280,8 @@ fn idmapped_rootfs_mounts_stay_private_under_a_shared_root() {
          findmnt -rn -o TARGET,PROPAGATION; \
          kill -CONT $p; wait $p || exit 1; \
          echo after-create; findmnt -rn -o TARGET,PROPAGATION; \
+         pid=$({w} --root {r} state {id} | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); \
+         echo container-root: $(awk '$5 == \"/\"' /proc/$pid/mountinfo); \
          {w} --root {r} delete --force {id}",
         w = WARD,
         r = env.root.display(),
@@ -303,11 +305,34 @@ fn idmapped_rootfs_mounts_stay_private_under_a_shared_root() {
             .map(String::from)
             .collect()
     };
+    // The rootfs (a plain directory on ext4/tmpfs) is not mounted
+    // host-side: the init attaches it id-mapped, cloned by libcontainer's
+    // main process. The host-built /dev is staged here.
     assert!(
         ward(during)
             .iter()
+            .any(|l| l.starts_with(&format!("{staged}/dev "))),
+        "no staged /dev mounted: {table}"
+    );
+    assert!(
+        !ward(during)
+            .iter()
             .any(|l| l.starts_with(&format!("{staged}/root "))),
-        "no id-mapped rootfs mounted: {table}"
+        "rootfs mounted host-side: {table}"
+    );
+    // The container's root came from a clone of a shared mount: it must
+    // not stay in the host's peer group (its mounts would reach the host).
+    let root_line = after
+        .lines()
+        .find_map(|l| l.strip_prefix("container-root: "))
+        .unwrap_or_else(|| panic!("no container root line: {table}"));
+    assert!(
+        root_line.contains("idmapped"),
+        "root not id-mapped: {root_line}"
+    );
+    assert!(
+        !root_line.contains("shared:"),
+        "container root shared with the host: {root_line}"
     );
     for l in ward(during).iter().chain(ward(after).iter()) {
         assert!(l.ends_with(" private"), "not private: {l}\n{table}");
@@ -318,6 +343,46 @@ fn idmapped_rootfs_mounts_stay_private_under_a_shared_root() {
             .any(|l| l.starts_with(&format!("{staged}/"))),
         "staged mounts left in the host's table after create: {table}"
     );
+    env.assert_gone(&id);
+}
+
+#[test]
+fn rootfs_with_a_submount_is_idmapped_whole() {
+    // A rootfs with something mounted below it is id-mapped host-side (a
+    // submount may refuse the mapping, and then the container falls back
+    // to host ids before it exists); the submount is mapped too.
+    let env = Env::new();
+    env.args(&[
+        "sh",
+        "-c",
+        "stat -c %u /data/f /bin/busybox; grep -c idmapped /proc/self/mountinfo",
+    ]);
+    let id = env.id("submount");
+    let rootfs = env.bundle.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("data")).unwrap();
+    let script = format!(
+        "mount -t tmpfs tmpfs {d} && echo x > {d}/f && \
+         {w} --root {r} run --bundle {b} {id}",
+        d = rootfs.join("data").display(),
+        w = WARD,
+        r = env.root.display(),
+        b = env.bundle.display(),
+    );
+    let out = sh_in_mount_ns("private", &script);
+    let o = stdout(&out);
+    let lines: Vec<&str> = o.lines().collect();
+    assert_eq!(
+        lines.first(),
+        Some(&"0"),
+        "submount file owned by container root: {o}"
+    );
+    assert_eq!(
+        lines.get(1),
+        Some(&"0"),
+        "image file owned by container root: {o}"
+    );
+    let mapped: u32 = lines.get(2).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(mapped >= 2, "root and /data id-mapped: {o}");
     env.assert_gone(&id);
 }
 

@@ -34,6 +34,36 @@ pub fn rootfs_kind(path: &Path) -> RootfsKind {
     }
 }
 
+/// Whether the kernel id-maps mounts of the filesystem `path` is on, known
+/// from its type (FS_ALLOW_IDMAP): ext2/3/4, xfs, btrfs, f2fs, and tmpfs
+/// from Linux 6.3. Any other answers false (it may still be id-mappable;
+/// only trying tells, see `userns::idmapped_bind`).
+pub fn known_idmappable(path: &Path) -> bool {
+    const EXT4: i64 = 0xEF53;
+    const XFS: i64 = 0x5846_5342;
+    const BTRFS: i64 = 0x9123_683E;
+    const F2FS: i64 = 0xF2F5_2010;
+    const TMPFS: i64 = 0x0102_1994;
+    match nix::sys::statfs::statfs(path).map(|s| s.filesystem_type().0) {
+        Ok(EXT4 | XFS | BTRFS | F2FS) => true,
+        Ok(TMPFS) => kernel_at_least(6, 3),
+        _ => false,
+    }
+}
+
+/// Whether the running kernel's release is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let Ok(u) = nix::sys::utsname::uname() else {
+        return false;
+    };
+    let release = u.release().to_string_lossy();
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (maj, min) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (maj, min) >= (major, minor)
+}
+
 /// The filesystems a bind source may be on whose mounts the kernel never
 /// id-maps (no FS_ALLOW_IDMAP), by statfs magic; None for any other (which
 /// may still be refused, e.g. tmpfs before 6.3).

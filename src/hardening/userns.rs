@@ -51,7 +51,7 @@
 use std::ffi::CString;
 use std::fs;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -850,6 +850,35 @@ pub fn mapping_ns(range: &IdRange) -> Result<OwnedFd, UsernsError> {
     }
 }
 
+/// The mapping namespace of the id-mapped mounts ward makes host-side for
+/// one container, made on first use: a create whose rootfs the init
+/// attaches id-mapped with the container's own namespace
+/// (`policy::idmap::rootfs_mapped_by_init`) and whose binds need no
+/// host-side mapping makes none (a process, a user namespace and two map
+/// writes fewer per create; the namespace outlived the create, pinned by
+/// the mounts, a few KiB of kernel memory per running container).
+pub struct MappingNs {
+    range: IdRange,
+    fd: std::cell::OnceCell<OwnedFd>,
+}
+
+impl MappingNs {
+    pub fn new(range: &IdRange) -> Self {
+        MappingNs {
+            range: range.clone(),
+            fd: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub fn get(&self) -> Result<BorrowedFd<'_>, UsernsError> {
+        if let Some(fd) = self.fd.get() {
+            return Ok(fd.as_fd());
+        }
+        let fd = mapping_ns(&self.range)?;
+        Ok(self.fd.get_or_init(|| fd).as_fd())
+    }
+}
+
 fn new_userns(
     uid_map: &str,
     gid_map: &str,
@@ -1051,6 +1080,12 @@ fn refused(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EINVAL) | Some(libc::EOPNOTSUPP) | Some(libc::EPERM)
     )
+}
+
+/// Whether anything is mounted below `dir` (a directory, canonical or not).
+pub fn has_submounts(dir: &Path) -> bool {
+    let base = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    !submounts(&base).is_empty()
 }
 
 /// Mount points strictly below `dir`, from /proc/self/mountinfo, shallowest

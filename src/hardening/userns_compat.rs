@@ -12,7 +12,7 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxNamespaceType, MountBuilder, Spec};
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 
 use libcontainer::process::HOST_TREE;
 
@@ -96,11 +96,11 @@ pub fn stage_binds(
     dir: &Path,
     bundle_dir: &Path,
     devices_dir: &Path,
-    ward: Option<(BorrowedFd<'_>, &Path)>,
+    ward: Option<(&userns::MappingNs, &Path)>,
     rootfs: &Path,
     stage_plain: bool,
 ) -> Result<Vec<Adaptation>> {
-    let ns = ward.map(|(fd, _)| fd);
+    let ns = ward.map(|(lazy, _)| lazy);
     let Some(mut mounts) = spec.mounts().clone() else {
         return Ok(Vec::new());
     };
@@ -201,8 +201,10 @@ pub fn stage_binds(
                         Some(userns::userns_fd_for(&field, &spec_maps.0, &spec_maps.1)?)
                     }
                 };
-                let Some(ns) = own.as_ref().map(|f| f.as_fd()).or(ns) else {
-                    continue;
+                let ns = match (own.as_ref(), ns) {
+                    (Some(f), _) => f.as_fd(),
+                    (None, Some(lazy)) => lazy.get()?,
+                    (None, None) => continue,
                 };
                 match userns::idmapped_bind(&src, &staged, ns, shape) {
                     Ok(Idmapped::All) => None,

@@ -1,7 +1,6 @@
 //! `create` (and the first half of `run`): check everything, compute the policy,
 //! hand libcontainer an effective bundle, and leave nothing behind on failure.
 
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use libcontainer::container::Container;
@@ -68,6 +67,11 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
     if !protected_by_userns {
         selfprotect::ensure_sealed().map_err(WardError::Invalid)?;
     }
+    // The init attaches the rootfs id-mapped with the container's own user
+    // namespace (no host-side mount, no mapping namespace), where that
+    // cannot fail.
+    let by_init =
+        protected_by_userns && policy::idmap::rootfs_mapped_by_init(plan, kind, &b.rootfs, &b.spec);
     let wdir = root.ward_dir(&opts.id);
     claim_id(&wdir, &opts.id)?;
     crate::testpoint::reached("create:claimed");
@@ -95,21 +99,37 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 _ => userns::allocate(&userns::owner_key(&wdir))?,
             };
             let target = crate::hardening::idmapped_rootfs_dir(&wdir, Some(&range))?;
-            let ns = userns::mapping_ns(&range)?;
-            let mounted = idmap_overlay::mount_rootfs(plan, &b.rootfs, &target, &range, ns.as_fd())
-                .map(|(root, how)| {
-                    if let Some(how) = how {
-                        adaptations.push(policy::Adaptation {
-                            what: format!(
-                                "rootfs {}: overlayfs shown through {how}",
-                                b.rootfs.display()
-                            ),
-                            why: "the kernel cannot id-map an overlayfs mount, only its layers"
-                                .into(),
-                        });
-                    }
-                    root
-                });
+            let ns = userns::MappingNs::new(&range);
+            let mounted = if by_init {
+                // The init attaches it at this empty dir (see below).
+                let root = target.join("root");
+                std::fs::create_dir(&root)
+                    .map(|()| root.clone())
+                    .map_err(|e| userns::UsernsError::Mount {
+                        op: "mkdir",
+                        path: root,
+                        hint: "",
+                        source: e,
+                    })
+            } else {
+                ns.get()
+                    .and_then(|fd| {
+                        idmap_overlay::mount_rootfs(plan, &b.rootfs, &target, &range, fd)
+                    })
+                    .map(|(root, how)| {
+                        if let Some(how) = how {
+                            adaptations.push(policy::Adaptation {
+                                what: format!(
+                                    "rootfs {}: overlayfs shown through {how}",
+                                    b.rootfs.display()
+                                ),
+                                why: "the kernel cannot id-map an overlayfs mount, only its layers"
+                                    .into(),
+                            });
+                        }
+                        root
+                    })
+            };
             match mounted {
                 Ok(root) => mapped = Some((range, root, ns)),
                 Err(
@@ -173,7 +193,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                         dir,
                         &b.dir,
                         &wdir.join("devices"),
-                        Some((ns.as_fd(), root.as_path())),
+                        Some((ns, root.as_path())),
                         &b.rootfs,
                         false,
                     )?;
@@ -218,6 +238,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         // The mapping namespace's fd is done with (the id-mapped mounts keep
         // the namespace alive): closed now, the init cloned below cannot
         // inherit it (runc's fd-leak check found it in a created init).
+        let rootfs_from = (by_init && mapped.is_some()).then(|| b.rootfs.clone());
         drop(mapped);
         // Before ward's config names the cgroup: a failed create cleans up
         // the cgroup its config names, and this one may be another's.
@@ -264,6 +285,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
             .with_systemd(opts.systemd_cgroup)
             .with_detach(opts.detach)
             .with_no_pivot(opts.no_pivot)
+            .with_idmapped_rootfs_from(rootfs_from)
             .build()
             .map_err(lc_err(format!("creating container {}", opts.id)))?;
         // libcontainer records the effective bundle (ward's dir) as the bundle,

@@ -53,6 +53,29 @@ pub fn expects_userns(plan: RootfsPlan, kind: RootfsKind) -> bool {
     }
 }
 
+/// Whether the container's init attaches its rootfs id-mapped with the
+/// container's own user namespace, made by libcontainer's main process
+/// (vendor process/idmap_mount.rs), instead of ward mounting an id-mapped
+/// copy host-side through a mapping namespace of its own: a plain directory
+/// rootfs on a filesystem known to take the mapping, with nothing mounted
+/// below it, for a container with its own mount namespace. There the
+/// mapping cannot fail, so nothing is lost by finding out only in the init;
+/// anything else (overlayfs, an unknown filesystem, submounts that may
+/// refuse the mapping, the host's mount namespace) keeps the host-side
+/// mount, whose refusal falls back to host ids before the container exists.
+pub fn rootfs_mapped_by_init(
+    plan: RootfsPlan,
+    kind: RootfsKind,
+    rootfs: &Path,
+    spec: &oci_spec::runtime::Spec,
+) -> bool {
+    plan == RootfsPlan::Bind
+        && kind == RootfsKind::Idmappable
+        && crate::policy::hostns::has_new_mount_ns(spec)
+        && idmap_overlay::known_idmappable(rootfs)
+        && !crate::hardening::userns::has_submounts(rootfs)
+}
+
 /// What to do with one bind source.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BindPlan {

@@ -52,6 +52,8 @@ pub(super) struct ContainerBuilderImpl {
     pub executor: Box<dyn Executor>,
     /// If do not use pivot root to jail process inside rootfs
     pub no_pivot: bool,
+    /// ward: see ContainerArgs::idmapped_rootfs_from.
+    pub idmapped_rootfs_from: Option<PathBuf>,
     // RawFd set to stdin of the container init process.
     pub stdin: Option<OwnedFd>,
     // RawFd set to stdout of the container init process.
@@ -187,6 +189,7 @@ impl ContainerBuilderImpl {
             detached: self.detached,
             executor: self.executor.clone(),
             no_pivot: self.no_pivot,
+            idmapped_rootfs_from: self.idmapped_rootfs_from.clone(),
             stdin: self.stdin.as_ref().map(|x| x.as_raw_fd()),
             stdout: self.stdout.as_ref().map(|x| x.as_raw_fd()),
             stderr: self.stderr.as_ref().map(|x| x.as_raw_fd()),

@@ -24,6 +24,7 @@ pub struct InitContainerBuilder {
     detached: bool,
     no_pivot: bool,
     as_sibling: bool,
+    idmapped_rootfs_from: Option<PathBuf>,
 }
 
 impl InitContainerBuilder {
@@ -37,6 +38,7 @@ impl InitContainerBuilder {
             detached: true,
             no_pivot: false,
             as_sibling: false,
+            idmapped_rootfs_from: None,
         }
     }
 
@@ -60,6 +62,15 @@ impl InitContainerBuilder {
 
     pub fn with_no_pivot(mut self, no_pivot: bool) -> Self {
         self.no_pivot = no_pivot;
+        self
+    }
+
+    /// ward: the rootfs is this host directory, cloned by the main process
+    /// (host root, host namespaces), id-mapped with the container's user
+    /// namespace and attached by the init at the spec's root path (an empty
+    /// directory) in place of libcontainer's bind of the root onto itself.
+    pub fn with_idmapped_rootfs_from(mut self, source: Option<PathBuf>) -> Self {
+        self.idmapped_rootfs_from = source;
         self
     }
 
@@ -133,6 +144,7 @@ impl InitContainerBuilder {
             detached: self.detached,
             executor: self.base.executor,
             no_pivot: self.no_pivot,
+            idmapped_rootfs_from: self.idmapped_rootfs_from,
             stdin: self.base.stdin,
             stdout: self.base.stdout,
             stderr: self.base.stderr,

@@ -301,6 +301,7 @@ impl TenantContainerBuilder {
             detached: self.detached,
             executor: self.base.executor,
             no_pivot: false,
+            idmapped_rootfs_from: None,
             stdin: self.base.stdin,
             stdout: self.base.stdout,
             stderr: self.base.stderr,

@@ -44,6 +44,10 @@ pub struct ContainerArgs {
     pub executor: Box<dyn Executor>,
     /// If do not use pivot root to jail process inside rootfs
     pub no_pivot: bool,
+    /// ward: the host directory the init's rootfs is an id-mapped clone of
+    /// (process::idmap_mount::ROOTFS); None: libcontainer binds the spec's
+    /// root onto itself.
+    pub idmapped_rootfs_from: Option<PathBuf>,
     // RawFd set to stdin of the container init process.
     pub stdin: Option<RawFd>,
     // RawFd set to stdout of the container init process.

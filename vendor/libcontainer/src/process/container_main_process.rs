@@ -224,7 +224,10 @@ pub fn container_main_process(container_args: &ContainerArgs) -> Result<Pid> {
     // their turn in its mount setup, before anything else it sends.
     if matches!(container_args.container_type, ContainerType::InitContainer) {
         crate::process::idmap_mount::serve(
-            crate::process::idmap_mount::expected(&container_args.spec),
+            crate::process::idmap_mount::expected(
+                &container_args.spec,
+                container_args.idmapped_rootfs_from.as_deref(),
+            ),
             init_pid,
             &mut init_main_receiver,
             &mut init_sender,

@@ -15,18 +15,26 @@
 //! any process but its mounter): the main process clones the tree from the
 //! host side and hands it to the init, which attaches it without ever
 //! looking inside, as runc's mount source fds.
+//!
+//! And the rootfs, when ward asks (`ContainerArgs::idmapped_rootfs_from`):
+//! the first request, before any of the spec's mounts. The main process
+//! clones the host directory, makes the tree private, id-maps it with the
+//! container's user namespace and hands it to the init, which attaches it at
+//! the spec's root path instead of binding the root onto itself. No host-side
+//! mount, and no second user namespace just to carry the mapping.
 
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxIdMapping, Mount as SpecMount, Spec};
 
 use super::channel::{ChannelError, InitReceiver, InitSender, MainReceiver, MainSender};
 use super::message::{Message, MountIdMap, MountIdMapUsernsSource, MountMsg};
-use crate::syscall::linux::{AT_EMPTY_PATH, AT_RECURSIVE, MountAttr};
+use crate::syscall::linux::{AT_EMPTY_PATH, AT_RECURSIVE, MOVE_MOUNT_F_EMPTY_PATH, MountAttr};
 use crate::syscall::syscall::create_syscall;
 
 /// MOUNT_ATTR_IDMAP (linux/mount.h).
@@ -82,25 +90,74 @@ pub(crate) fn request_for(m: &SpecMount) -> Option<MountMsg> {
     })
 }
 
-/// The requests the init of this spec sends, in order.
-pub(crate) fn expected(spec: &Spec) -> Vec<MountMsg> {
-    spec.mounts().iter().flatten().filter_map(request_for).collect()
+/// The request for the rootfs cloned from host directory `source`.
+fn rootfs_request(source: &Path) -> MountMsg {
+    MountMsg {
+        source: source.to_path_buf(),
+        idmap: Some(MountIdMap {
+            userns_source: MountIdMapUsernsSource::ContainerUserns,
+            apply_idmap_recursively: true,
+        }),
+        clone_mount_tree_recursively: true,
+    }
+}
+
+/// The requests the init of this spec sends, in order (the rootfs first,
+/// when it is cloned from `rootfs_from`).
+pub(crate) fn expected(spec: &Spec, rootfs_from: Option<&Path>) -> Vec<MountMsg> {
+    rootfs_from
+        .map(rootfs_request)
+        .into_iter()
+        .chain(spec.mounts().iter().flatten().filter_map(request_for))
+        .collect()
 }
 
 // The init's side of the channel while its mounts are made (the init is
 // single-threaded; the channel types hold raw fds and close nothing on drop).
 thread_local! {
     static CHANNEL: RefCell<Option<(MainSender, InitReceiver)>> = const { RefCell::new(None) };
+    static ROOTFS_FROM: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
 }
 
-/// In the init, before its mounts: where `apply` sends its requests.
-pub(crate) fn install(main_sender: &MainSender, init_receiver: &InitReceiver) {
+/// In the init, before its mounts: where `apply` sends its requests, and
+/// where the rootfs is cloned from (if the main process makes it).
+pub(crate) fn install(
+    main_sender: &MainSender,
+    init_receiver: &InitReceiver,
+    rootfs_from: Option<PathBuf>,
+) {
     CHANNEL.with(|c| *c.borrow_mut() = Some((main_sender.alias(), init_receiver.alias())));
+    ROOTFS_FROM.with(|r| *r.borrow_mut() = rootfs_from);
+}
+
+/// In the init: attaches the id-mapped rootfs the main process makes at
+/// `rootfs` (an empty directory). Ok(false): not asked for; the caller binds
+/// the root onto itself as libcontainer does.
+pub(crate) fn attach_idmapped_rootfs(rootfs: &Path) -> Result<bool, String> {
+    let Some(from) = ROOTFS_FROM.with(|r| r.borrow_mut().take()) else {
+        return Ok(false);
+    };
+    let tree = host_tree_fd(rootfs_request(&from))?;
+    let target = rootfs
+        .to_str()
+        .ok_or_else(|| format!("rootfs {} is not UTF-8", rootfs.display()))?;
+    create_syscall()
+        .move_mount(
+            tree.as_fd(),
+            None,
+            // SAFETY: AT_FDCWD is a valid dirfd for every *at call.
+            unsafe { BorrowedFd::borrow_raw(libc::AT_FDCWD) },
+            Some(target),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+        .map_err(|e| format!("attaching the id-mapped rootfs at {target}: {e}"))?;
+    Ok(true)
 }
 
 /// In the init, after its mounts.
 pub(crate) fn uninstall() {
     CHANNEL.with(|c| *c.borrow_mut() = None);
+    ROOTFS_FROM.with(|r| *r.borrow_mut() = None);
 }
 
 /// In the init: has the detached tree `fd` id-mapped by the main process.
@@ -170,7 +227,16 @@ pub(crate) fn serve(
             continue;
         }
         let Some([fd]) = fds else {
-            return Err(ChannelError::MissingMountFds);
+            // No tree sent with an id-mapping request: the rootfs, cloned
+            // and mapped here (attach_idmapped_rootfs).
+            match host_idmapped_tree(&req, init_pid) {
+                Ok(tree) => sender.send_mount_fd_reply(tree.as_raw_fd())?,
+                Err(e) => sender.send_mount_fd_error(format!(
+                    "id-mapping rootfs {}: {e}",
+                    req.source.display()
+                ))?,
+            }
+            continue;
         };
         // SAFETY: received with SCM_RIGHTS just now; nothing else owns it.
         let tree = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -197,6 +263,30 @@ fn clone_tree(req: &MountMsg) -> Result<OwnedFd, String> {
     create_syscall()
         .open_tree(libc::AT_FDCWD, Some(src), flags)
         .map_err(|e| format!("cloning mount source {} host-side: {e}", req.source.display()))
+}
+
+/// A private clone of host directory `req.source`, id-mapped as `req` asks.
+/// Private: on a systemd host the source is shared, and a clone joins its
+/// peer group; mounts under the container's root must not reach the host's.
+fn host_idmapped_tree(req: &MountMsg, init_pid: Pid) -> Result<OwnedFd, String> {
+    let tree = clone_tree(req)?;
+    let private = MountAttr {
+        attr_set: 0,
+        attr_clr: 0,
+        propagation: libc::MS_PRIVATE,
+        userns_fd: 0,
+    };
+    create_syscall()
+        .mount_setattr(
+            tree.as_fd(),
+            Path::new(""),
+            AT_EMPTY_PATH | AT_RECURSIVE,
+            &private,
+            std::mem::size_of::<MountAttr>(),
+        )
+        .map_err(|e| format!("mount_setattr(MS_PRIVATE): {e}"))?;
+    idmap_tree(tree.as_fd(), req, init_pid)?;
+    Ok(tree)
 }
 
 fn idmap_tree(tree: BorrowedFd<'_>, req: &MountMsg, init_pid: Pid) -> Result<(), String> {

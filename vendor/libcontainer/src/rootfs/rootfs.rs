@@ -65,18 +65,24 @@ impl RootFS {
         mounter.make_parent_mount_private(rootfs)?;
 
         tracing::debug!("mount root fs {:?}", rootfs);
-        self.syscall
-            .mount(
-                Some(rootfs),
-                rootfs,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None,
-            )
-            .map_err(|err| {
-                tracing::error!(?rootfs, ?err, "failed to bind mount rootfs");
-                err
-            })?;
+        // ward patch: an id-mapped rootfs made by the main process takes the
+        // place of the root's bind onto itself (process::idmap_mount).
+        let attached = crate::process::idmap_mount::attach_idmapped_rootfs(rootfs)
+            .map_err(|e| RootfsError::Mount(super::mount::MountError::Custom(e)))?;
+        if !attached {
+            self.syscall
+                .mount(
+                    Some(rootfs),
+                    rootfs,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                )
+                .map_err(|err| {
+                    tracing::error!(?rootfs, ?err, "failed to bind mount rootfs");
+                    err
+                })?;
+        }
 
         let global_options = MountOptions {
             root: rootfs,

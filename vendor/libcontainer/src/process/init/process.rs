@@ -99,7 +99,11 @@ pub fn container_init_process(
         let bind_service = ctx.ns.get(LinuxNamespaceType::User)?.is_some() || in_user_ns;
         let rootfs = RootFS::new();
         // ward patch: id-mapped binds are mapped by the main process.
-        crate::process::idmap_mount::install(main_sender, init_receiver);
+        crate::process::idmap_mount::install(
+            main_sender,
+            init_receiver,
+            args.idmapped_rootfs_from.clone(),
+        );
         let prepared = rootfs.prepare_rootfs(
             ctx.spec,
             ctx.rootfs,
