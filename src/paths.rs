@@ -39,7 +39,8 @@ impl StateRoot {
     pub fn spec_filter_file(&self, id: &str) -> PathBuf {
         self.ward_dir(id).join("seccomp.bpf")
     }
+    /// ward's effective config.json, which holds the container's policy.
     pub fn policy_file(&self, id: &str) -> PathBuf {
-        self.ward_dir(id).join("policy.json")
+        self.ward_dir(id).join("config.json")
     }
 }

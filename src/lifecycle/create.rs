@@ -264,10 +264,9 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                 .map_err(io_err(format!("recording mounts in {}", wdir.display())))?;
         }
         let own_mount_ns = policy::hostns::has_new_mount_ns(&built.spec);
-        prepare_ward_dir(&wdir, opts, &b, &rootfs, built.spec)?;
+        prepare_ward_dir(&wdir, opts, &b, &rootfs, built.spec, &built.policy)?;
         crate::testpoint::reached("create:prepared");
         crate::profile::mark("ward dir written");
-        built.policy.save(&root.policy_file(&opts.id))?;
         if let Some(f) = &built.spec_filter {
             write_atomic(&root.spec_filter_file(&opts.id), f)?;
         }
@@ -340,13 +339,15 @@ fn claim_id(wdir: &Path, id: &str) -> Result<()> {
 }
 
 /// Writes the spec libcontainer will run: the hardened spec, with the rootfs and
-/// relative bind sources made absolute (they were relative to the user's bundle).
+/// relative bind sources made absolute (they were relative to the user's
+/// bundle), and ward's policy for the container beside it (one file).
 fn prepare_ward_dir(
     wdir: &Path,
     opts: &CreateOpts,
     b: &bundle::Bundle,
     rootfs: &Path,
     mut spec: oci_spec::runtime::Spec,
+    policy: &policy::Policy,
 ) -> Result<()> {
     if let Some(mut linux) = spec.linux().clone() {
         // Containers without a cgroup path go under ward's default, not
@@ -384,15 +385,18 @@ fn prepare_ward_dir(
         }
         spec.set_mounts(Some(mounts));
     }
-    std::os::unix::fs::symlink(&b.rootfs, wdir.join("rootfs"))
-        .and_then(|()| std::os::unix::fs::symlink(&b.dir, wdir.join("bundle")))
+    // The rootfs is recorded only where it is not the bundle's `rootfs`
+    // (see info::recorded_rootfs): a file fewer per container in the common case.
+    std::os::unix::fs::symlink(&b.dir, wdir.join("bundle"))
+        .and_then(|()| match b.rootfs == b.dir.join("rootfs") {
+            true => Ok(()),
+            false => std::os::unix::fs::symlink(&b.rootfs, wdir.join("rootfs")),
+        })
         .map_err(io_err(format!(
             "recording rootfs and bundle in {}",
             wdir.display()
         )))?;
-    let data = serde_json::to_vec(&spec)
-        .map_err(|e| WardError::Invalid(format!("serialising effective spec: {e}")))?;
-    write_atomic(&wdir.join("config.json"), &data)
+    write_atomic(&wdir.join("config.json"), &policy.effective_config(&spec)?)
 }
 
 /// A failed create leaves no state dir, cgroup, mount or process behind. The

@@ -23,7 +23,7 @@ pub fn release(wdir: &Path) {
     let Ok(before) = text.trim().parse::<usize>() else {
         return;
     };
-    let Ok(rootfs) = std::fs::read_link(wdir.join("rootfs")) else {
+    let Some(rootfs) = super::info::recorded_rootfs(wdir) else {
         return;
     };
     // Bounded: each pass removes one mount or stops.

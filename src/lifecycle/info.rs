@@ -29,22 +29,29 @@ pub struct StateDoc {
     pub annotations: Option<HashMap<String, String>>,
 }
 
+/// The user's rootfs of the container whose ward dir is `wdir`: create
+/// leaves symlinks (a readlink or two, no spec parsing), `rootfs` only where
+/// it is not the bundle's `rootfs` directory.
+pub fn recorded_rootfs(wdir: &std::path::Path) -> Option<PathBuf> {
+    std::fs::read_link(wdir.join("rootfs"))
+        .or_else(|_| std::fs::read_link(wdir.join("bundle")).map(|b| b.join("rootfs")))
+        .ok()
+}
+
 pub fn state_doc(root: &StateRoot, c: &Container) -> StateDoc {
     let status = c.status();
     let pid = match status {
         ContainerStatus::Stopped => 0,
         _ => c.pid().map(|p| p.as_raw()).unwrap_or(0),
     };
-    // create leaves a symlink to the rootfs: one readlink, no spec parsing.
-    let rootfs = std::fs::read_link(root.ward_dir(c.id()).join("rootfs")).unwrap_or_default();
+    let wdir = root.ward_dir(c.id());
     StateDoc {
         oci_version: c.state.oci_version.clone(),
         id: c.id().to_string(),
         pid,
         status: status_name(status).to_string(),
-        bundle: std::fs::read_link(root.ward_dir(c.id()).join("bundle"))
-            .unwrap_or_else(|_| c.bundle().clone()),
-        rootfs,
+        bundle: std::fs::read_link(wdir.join("bundle")).unwrap_or_else(|_| c.bundle().clone()),
+        rootfs: recorded_rootfs(&wdir).unwrap_or_default(),
         created: c
             .created()
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))

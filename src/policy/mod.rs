@@ -329,16 +329,43 @@ impl Policy {
         flag || !self.relaxations.iter().any(|r| r.layer == Layer::Nnp)
     }
 
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let data = serde_json::to_vec_pretty(self)
-            .map_err(|e| WardError::Invalid(format!("serialising policy: {e}")))?;
-        crate::fsutil::write_atomic(path, &data)
+    /// The effective spec libcontainer runs, with this policy under the
+    /// top-level key `wardPolicy` (JSON readers ignore unknown properties,
+    /// as the runtime-spec requires of them). One file instead of two: on
+    /// the tmpfs a state root lives on each file is an inode and a page of
+    /// memory for as long as the container exists.
+    pub fn effective_config(&self, spec: &Spec) -> Result<Vec<u8>> {
+        #[derive(Serialize)]
+        struct Effective<'a> {
+            #[serde(flatten)]
+            spec: &'a Spec,
+            #[serde(rename = "wardPolicy")]
+            policy: &'a Policy,
+        }
+        serde_json::to_vec(&Effective { spec, policy: self })
+            .map_err(|e| WardError::Invalid(format!("serialising effective spec: {e}")))
     }
 
-    pub fn load(path: &Path) -> Result<Self> {
-        let data = std::fs::read(path).map_err(io_err(format!("reading {}", path.display())))?;
+    /// The policy of an effective config written by [`Self::effective_config`],
+    /// or the `policy.json` beside it (containers created by ward before
+    /// the two were one file).
+    pub fn load(config: &Path) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct Holder {
+            #[serde(rename = "wardPolicy")]
+            policy: Option<Policy>,
+        }
+        let data =
+            std::fs::read(config).map_err(io_err(format!("reading {}", config.display())))?;
+        let held: Holder = serde_json::from_slice(&data)
+            .map_err(|e| WardError::Invalid(format!("{}: {e}", config.display())))?;
+        if let Some(p) = held.policy {
+            return Ok(p);
+        }
+        let old = config.with_file_name("policy.json");
+        let data = std::fs::read(&old).map_err(io_err(format!("reading {}", old.display())))?;
         serde_json::from_slice(&data)
-            .map_err(|e| WardError::Invalid(format!("{}: {e}", path.display())))
+            .map_err(|e| WardError::Invalid(format!("{}: {e}", old.display())))
     }
 }
 
