@@ -43,9 +43,17 @@ pub fn check_unused(path: &Path, systemd: bool) -> Result<()> {
         return Ok(());
     };
     // Read where the processes are listed; no manager is built for this.
-    let n = libcgroups::common::get_all_pids(&dir)
-        .map(|p| p.len())
-        .unwrap_or(0);
+    // The usual case, a cgroup not made yet, costs one lookup (each walk
+    // through cgroupfs takes its kernfs lock, which parallel creates contend
+    // on). (v1: the freezer hierarchy may hold it all the same.)
+    let missing = matches!(std::fs::symlink_metadata(&dir),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+    let n = match missing {
+        true => 0,
+        false => libcgroups::common::get_all_pids(&dir)
+            .map(|p| p.len())
+            .unwrap_or(0),
+    };
     if n > 0 {
         return Err(WardError::Invalid(format!(
             "container's cgroup is not empty: {n} process(es) found"

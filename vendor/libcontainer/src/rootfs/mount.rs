@@ -67,6 +67,31 @@ fn resolve_source(source: &Path) -> std::io::Result<(PathBuf, bool)> {
 #[cfg(test)]
 const MOUNT_RETRY_DELAY_MS: u64 = 0;
 
+/// ward patch: the host's cgroup v1 root and the container's cgroup tmpfs,
+/// each opened once for every hierarchy's bind (Mount::bind_emulated_subsystem).
+struct EmulatedDirs {
+    host: OwnedFd,
+    container: OwnedFd,
+}
+
+impl EmulatedDirs {
+    fn open(container_cgroup_root: &Path) -> Result<Self> {
+        use nix::fcntl::{OFlag, open};
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let mode = nix::sys::stat::Mode::empty();
+        let owned = |fd| {
+            // SAFETY: open just returned this fd; nothing else owns it.
+            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+        };
+        Ok(EmulatedDirs {
+            host: owned(open(DEFAULT_CGROUP_ROOT, flags, mode).map_err(SyscallError::Nix)?),
+            container: owned(
+                open(container_cgroup_root, flags, mode).map_err(SyscallError::Nix)?,
+            ),
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
     #[error("no source in mount spec")]
@@ -377,10 +402,28 @@ impl Mount {
 
         let symlink = Symlink::new();
 
+        // ward patch: the emulated hierarchies are cloned relative to one
+        // fd of the host's /sys/fs/cgroup and attached relative to one fd of
+        // the container's cgroup tmpfs (see bind_emulated_subsystem).
+        let dirs = if options.cgroup_ns {
+            None
+        } else {
+            Some(EmulatedDirs::open(&cgroup_root)?)
+        };
+
         // setup cgroup mounts for container
         for host_mount in &host_mounts {
             if let Some(subsystem_name) = host_mount.file_name().and_then(|n| n.to_str()) {
-                if options.cgroup_ns {
+                if let Some(dirs) = &dirs {
+                    self.bind_emulated_subsystem(
+                        dirs,
+                        is_read_only(cgroup_mount),
+                        subsystem_name,
+                        subsystem_name == "systemd",
+                        host_mount,
+                        &process_cgroups,
+                    )?;
+                } else if options.cgroup_ns {
                     self.setup_namespaced_subsystem(
                         cgroup_mount,
                         options,
@@ -482,6 +525,107 @@ impl Mount {
             tracing::error!("failed to mount {subsystem_mount:?}: {err}");
             err
         })
+    }
+
+    /// ward patch: binds the container's cgroup of one v1 hierarchy at
+    /// /sys/fs/cgroup/<subsystem> in the container, as
+    /// [`Self::setup_emulated_subsystem`] does through the generic bind path,
+    /// in four syscalls and without walking a path through sysfs or
+    /// cgroupfs more than once per hierarchy. Each component of such a path
+    /// takes its kernfs root's rwsem, and parallel creates queue there
+    /// behind each other's network namespace setup (which adds sysfs
+    /// entries) and cgroup mkdir/rmdir: the generic path walked
+    /// /sys/fs/cgroup/<subsystem>/<cgroup> five times per hierarchy.
+    #[cfg(feature = "v1")]
+    fn bind_emulated_subsystem(
+        &self,
+        dirs: &EmulatedDirs,
+        ro: bool,
+        subsystem_name: &str,
+        named: bool,
+        host_mount: &Path,
+        process_cgroups: &HashMap<String, String>,
+    ) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let key: Cow<str> = if named {
+            format!("name={subsystem_name}").into()
+        } else {
+            subsystem_name.into()
+        };
+        let Some(proc_path) = process_cgroups.get(key.as_ref()) else {
+            tracing::warn!("Could not mount {:?} cgroup subsystem", subsystem_name);
+            return Ok(());
+        };
+        let rel = host_mount
+            .strip_prefix(DEFAULT_CGROUP_ROOT)
+            .map_err(|_| MountError::Custom(format!("{} is not under {DEFAULT_CGROUP_ROOT}", host_mount.display())))?
+            .join(proc_path.trim_start_matches('/'));
+        let rel = rel
+            .to_str()
+            .ok_or_else(|| MountError::Custom(format!("cgroup path {} is not UTF-8", rel.display())))?;
+        let tree = self.syscall.open_tree(
+            dirs.host.as_raw_fd(),
+            Some(if rel.is_empty() { "." } else { rel }),
+            (libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC) as u32 | libc::AT_RECURSIVE as u32,
+        )?;
+        // The flags the spec's options give (ro or rw, nosuid, nodev,
+        // noexec; nosymfollow cleared, atime kept), as the generic path sets.
+        let rdonly = linux::MOUNT_ATTR_RDONLY;
+        let mut attr = linux::MountAttr {
+            attr_set: linux::MOUNT_ATTR_NOSUID
+                | linux::MOUNT_ATTR_NODEV
+                | linux::MOUNT_ATTR_NOEXEC
+                | if ro { rdonly } else { 0 },
+            attr_clr: linux::MOUNT_ATTR_NOSYMFOLLOW | if ro { 0 } else { rdonly },
+            propagation: 0,
+            userns_fd: 0,
+        };
+        let set = |attr: &linux::MountAttr| {
+            self.syscall.mount_setattr(
+                tree.as_fd(),
+                Path::new(""),
+                linux::AT_EMPTY_PATH,
+                attr,
+                mem::size_of::<linux::MountAttr>(),
+            )
+        };
+        match set(&attr) {
+            // In a user namespace a read-only host hierarchy stays read-only
+            // (a locked flag): keep it, as the generic path does.
+            Err(SyscallError::Nix(Errno::EPERM)) => {
+                attr.attr_clr = 0;
+                set(&attr)?;
+            }
+            r => r?,
+        }
+        match nix::sys::stat::mkdirat(
+            Some(dirs.container.as_raw_fd()),
+            subsystem_name,
+            nix::sys::stat::Mode::from_bits_truncate(0o755),
+        ) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(SyscallError::Nix(e).into()),
+        }
+        let dest = nix::fcntl::openat(
+            Some(dirs.container.as_raw_fd()),
+            subsystem_name,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_NOFOLLOW
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(SyscallError::Nix)?;
+        // SAFETY: openat just returned this fd; nothing else owns it.
+        let dest = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(dest) };
+        self.syscall.move_mount(
+            tree.as_fd(),
+            None,
+            dest.as_fd(),
+            None,
+            linux::MOVE_MOUNT_T_EMPTY_PATH | linux::MOVE_MOUNT_F_EMPTY_PATH,
+        )?;
+        Ok(())
     }
 
     #[cfg(feature = "v1")]

@@ -737,17 +737,24 @@ fn masked_paths(
     let mut empty_dir: Option<OwnedFd> = None;
     for path_str in paths {
         let path = Path::new(path_str);
-        if !seen.insert(path) || !path.exists() {
-            // Skip a duplicate, or a path that does not exist.
+        if !seen.insert(path) {
             continue;
         }
+        // ward: one stat per path (was: exists, then is_dir once or twice;
+        // each a walk through sysfs or procfs, whose kernfs lookups parallel
+        // creates queue on).
+        let Ok(meta) = std::fs::metadata(path) else {
+            // A path that does not exist is skipped.
+            continue;
+        };
+        let is_dir = meta.is_dir();
 
-        if let (true, Some(fd)) = (path.is_dir(), &empty_dir) {
+        if let (true, Some(fd)) = (is_dir, &empty_dir) {
             syscall.mount_from_fd(fd, path).map_err(|err| {
                 tracing::error!(?path, ?err, "failed to mask path with the shared empty tmpfs");
                 InitProcessError::MountPathMasked(err)
             })?;
-        } else if path.is_dir() {
+        } else if is_dir {
             // Destination is a directory, mount a read-only tmpfs over the top of it.
             // ward: the label only where SELinux is on (as for other mounts in
             // rootfs/mount.rs); tmpfs refuses context= without it (EINVAL).
