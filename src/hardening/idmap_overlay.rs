@@ -85,7 +85,7 @@ pub fn unmappable_fs(path: &Path) -> Option<&'static str> {
 /// The upper and lower layers (top first) of the overlay mounted at
 /// `mountpoint`, from /proc/self/mountinfo.
 pub fn layers(mountpoint: &Path) -> Option<(Option<PathBuf>, Vec<PathBuf>)> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    let info = crate::fsutil::read_mountinfo().ok()?;
     let want = mountpoint.to_str()?;
     // The last matching line is the mount on top.
     let line = info

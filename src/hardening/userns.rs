@@ -1091,7 +1091,7 @@ pub fn has_submounts(dir: &Path) -> bool {
 /// Mount points strictly below `dir`, from /proc/self/mountinfo, shallowest
 /// first, with their filesystem type.
 fn submounts(dir: &Path) -> Vec<(PathBuf, String)> {
-    let Ok(info) = fs::read_to_string("/proc/self/mountinfo") else {
+    let Ok(info) = crate::fsutil::read_mountinfo() else {
         return Vec::new();
     };
     let mut out: Vec<(PathBuf, String)> = Vec::new();

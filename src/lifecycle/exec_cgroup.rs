@@ -153,7 +153,7 @@ const V1_CONTROLLERS: &[&str] = &[
 
 /// The cgroup hierarchies in ward's mount namespace, one mount each.
 fn hierarchies() -> Result<Vec<Hierarchy>> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
+    let text = crate::fsutil::read_mountinfo()
         .map_err(|e| WardError::Invalid(format!("reading /proc/self/mountinfo: {e}")))?;
     let mut out: Vec<Hierarchy> = Vec::new();
     for line in text.lines() {

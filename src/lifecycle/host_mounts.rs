@@ -46,7 +46,7 @@ fn count_at(path: &Path) -> usize {
     // mountinfo names the resolved path ("bundle/." is "bundle").
     let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     let want = path.to_string_lossy().replace(' ', "\\040");
-    std::fs::read_to_string("/proc/self/mountinfo")
+    crate::fsutil::read_mountinfo()
         .unwrap_or_default()
         .lines()
         .filter(|l| l.split(' ').nth(4) == Some(want.as_str()))
