@@ -236,15 +236,128 @@ impl WrappedIoError {
     }
 }
 
+// ward patch: the cgroup root, opened once for a manager call (see
+// RootScope); a file or directory under it is reached relative to it.
+thread_local! {
+    static ROOT_FD: std::cell::RefCell<Option<std::os::fd::OwnedFd>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// ward patch: while alive, paths under /sys/fs/cgroup are opened, made and
+/// removed relative to one fd of it, opened here. Each component of an
+/// absolute path walks through sysfs ("fs", "cgroup") first, and every
+/// kernfs component takes its root's rwsem, which parallel creates queue on
+/// behind each other's network namespace setup (which adds sysfs entries):
+/// two lookups fewer per cgroup file. Opened by each manager call and closed
+/// at its end (O_CLOEXEC, and never held across a fork: a runtime must not
+/// hand a host cgroup fd to a container). Nested scopes share the outer fd.
+pub(crate) struct RootScope {
+    opened: bool,
+}
+
+impl RootScope {
+    pub(crate) fn open() -> Self {
+        use nix::fcntl::{OFlag, open};
+        ROOT_FD.with(|r| {
+            let mut r = r.borrow_mut();
+            if r.is_some() {
+                return RootScope { opened: false };
+            }
+            let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+            match open(DEFAULT_CGROUP_ROOT, flags, nix::sys::stat::Mode::empty()) {
+                Ok(fd) => {
+                    // SAFETY: open just returned this fd; nothing else owns it.
+                    *r = Some(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) });
+                    RootScope { opened: true }
+                }
+                Err(_) => RootScope { opened: false },
+            }
+        })
+    }
+}
+
+impl Drop for RootScope {
+    fn drop(&mut self) {
+        if self.opened {
+            ROOT_FD.with(|r| *r.borrow_mut() = None);
+        }
+    }
+}
+
+/// `f(root fd, path relative to it)` for a path under the open cgroup root;
+/// None without a scope or for another path.
+fn beneath_root<R>(path: &Path, f: impl FnOnce(i32, &Path) -> R) -> Option<R> {
+    let rel = path.strip_prefix(DEFAULT_CGROUP_ROOT).ok()?;
+    if rel.as_os_str().is_empty() {
+        return None;
+    }
+    ROOT_FD.with(|r| {
+        r.borrow()
+            .as_ref()
+            .map(|fd| f(std::os::fd::AsRawFd::as_raw_fd(fd), rel))
+    })
+}
+
+/// ward patch: opens a cgroup file for writing (or reading), relative to the
+/// open cgroup root where there is one.
+pub(crate) fn open_cgroup_file(path: &Path, write: bool) -> std::io::Result<File> {
+    use nix::fcntl::{OFlag, openat};
+    let flags = OFlag::O_CLOEXEC | if write { OFlag::O_WRONLY } else { OFlag::O_RDONLY };
+    let opened = beneath_root(path, |fd, rel| {
+        openat(Some(fd), rel, flags, nix::sys::stat::Mode::empty())
+    });
+    match opened {
+        // SAFETY: openat just returned this fd; nothing else owns it.
+        Some(Ok(fd)) => Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }),
+        Some(Err(e)) => Err(e.into()),
+        None => fs::OpenOptions::new()
+            .read(!write)
+            .write(write)
+            .open(path),
+    }
+}
+
+/// ward patch: `fs::create_dir_all` for a cgroup directory, relative to the
+/// open cgroup root where there is one (parents made only when missing).
+pub(crate) fn create_cgroup_dir_all(path: &Path) -> std::io::Result<()> {
+    use nix::sys::stat::{Mode, mkdirat};
+    fn make(fd: i32, rel: &Path) -> nix::Result<()> {
+        match mkdirat(Some(fd), rel, Mode::from_bits_truncate(0o755)) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => Ok(()),
+            Err(nix::errno::Errno::ENOENT) => match rel.parent() {
+                Some(p) if !p.as_os_str().is_empty() => {
+                    make(fd, p)?;
+                    match mkdirat(Some(fd), rel, Mode::from_bits_truncate(0o755)) {
+                        Ok(()) | Err(nix::errno::Errno::EEXIST) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
+                _ => Err(nix::errno::Errno::ENOENT),
+            },
+            Err(e) => Err(e),
+        }
+    }
+    match beneath_root(path, make) {
+        Some(r) => r.map_err(Into::into),
+        None => fs::create_dir_all(path),
+    }
+}
+
+/// ward patch: `fs::remove_dir` for a cgroup directory, relative to the open
+/// cgroup root where there is one.
+pub(crate) fn remove_cgroup_dir(path: &Path) -> std::io::Result<()> {
+    use nix::unistd::{UnlinkatFlags, unlinkat};
+    match beneath_root(path, |fd, rel| unlinkat(Some(fd), rel, UnlinkatFlags::RemoveDir)) {
+        Some(r) => r.map_err(Into::into),
+        None => fs::remove_dir(path),
+    }
+}
+
 #[inline]
 pub fn write_cgroup_file_str<P: AsRef<Path>>(path: P, data: &str) -> Result<(), WrappedIoError> {
     let path = path.as_ref();
 
-    fs::OpenOptions::new()
-        .create(false)
-        .write(true)
-        .truncate(false)
-        .open(path)
+    open_cgroup_file(path, true)
         .map_err(|err| WrappedIoError::Open {
             err,
             path: path.to_path_buf(),
@@ -267,11 +380,7 @@ pub fn write_cgroup_file<P: AsRef<Path>, T: ToString>(
     let path = path.as_ref();
     let data = data.to_string();
 
-    fs::OpenOptions::new()
-        .create(false)
-        .write(true)
-        .truncate(false)
-        .open(path)
+    open_cgroup_file(path, true)
         .map_err(|err| WrappedIoError::Open {
             err,
             path: path.to_path_buf(),
@@ -289,7 +398,11 @@ pub fn write_cgroup_file<P: AsRef<Path>, T: ToString>(
 #[inline]
 pub fn read_cgroup_file<P: AsRef<Path>>(path: P) -> Result<String, WrappedIoError> {
     let path = path.as_ref();
-    fs::read_to_string(path).map_err(|err| WrappedIoError::Read {
+    let read = open_cgroup_file(path, false).and_then(|mut f| {
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut f, &mut out).map(|_| out)
+    });
+    read.map_err(|err| WrappedIoError::Read {
         err,
         path: path.to_path_buf(),
     })
@@ -694,7 +807,7 @@ pub(crate) fn delete_with_retry<P: AsRef<Path>, L: Into<Option<Duration>>>(
     let mut waited = Duration::ZERO;
     let mut delay = Duration::from_micros(250);
     loop {
-        if fs::remove_dir(path).is_ok() {
+        if remove_cgroup_dir(path).is_ok() {
             return Ok(());
         }
         if waited >= budget {

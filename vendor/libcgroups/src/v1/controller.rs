@@ -19,7 +19,7 @@ pub(super) trait Controller {
         if write_task(cgroup_path, pid).is_ok() {
             return Ok(());
         }
-        fs::create_dir_all(cgroup_path).wrap_create_dir(cgroup_path)?;
+        common::create_cgroup_dir_all(cgroup_path).wrap_create_dir(cgroup_path)?;
         write_task(cgroup_path, pid)?;
         Ok(())
     }

@@ -1,4 +1,3 @@
-use std::fs;
 use std::path::{Path, PathBuf, StripPrefixError};
 
 use nix::unistd;
@@ -40,7 +39,7 @@ impl Controller for CpuSet {
         if super::controller::write_task(cgroup_path, pid).is_ok() {
             return Ok(());
         }
-        fs::create_dir_all(cgroup_path).wrap_create_dir(cgroup_path)?;
+        common::create_cgroup_dir_all(cgroup_path).wrap_create_dir(cgroup_path)?;
 
         Self::ensure_not_empty(cgroup_path, CGROUP_CPUSET_CPUS)?;
         Self::ensure_not_empty(cgroup_path, CGROUP_CPUSET_MEMS)?;
@@ -104,7 +103,7 @@ impl CpuSet {
         for component in relative_cgroup_path.components() {
             let parent = match parent_value.take() {
                 Some(v) => v,
-                None => fs::read_to_string(current.join(interface_file)).wrap_read(cgroup_path)?,
+                None => common::read_cgroup_file(current.join(interface_file))?,
             };
             if parent.trim().is_empty() {
                 return Err(V1CpuSetControllerError::EmptyParent);
@@ -112,7 +111,7 @@ impl CpuSet {
 
             current.push(component);
             let child_path = current.join(interface_file);
-            let child_value = fs::read_to_string(&child_path).wrap_read(&child_path)?;
+            let child_value = common::read_cgroup_file(&child_path)?;
             // the file can contain a newline character. Need to trim it away,
             // otherwise it is not considered empty and value will not be written
             if child_value.trim().is_empty() {

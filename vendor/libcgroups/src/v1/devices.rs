@@ -78,9 +78,7 @@ impl Devices {
         let file = match slot {
             Some(f) => f,
             None => slot.insert(
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&path)
+                crate::common::open_cgroup_file(&path, true)
                     .map_err(|err| WrappedIoError::Open {
                         err,
                         path: path.clone(),

@@ -29,7 +29,7 @@ impl Controller for Freezer {
 
     fn apply(controller_opt: &ControllerOpt, cgroup_root: &Path) -> Result<(), Self::Error> {
         tracing::debug!("Apply Freezer cgroup config");
-        std::fs::create_dir_all(cgroup_root).wrap_create_dir(cgroup_root)?;
+        common::create_cgroup_dir_all(cgroup_root).wrap_create_dir(cgroup_root)?;
 
         if let Some(freezer_state) = Self::needs_to_handle(controller_opt) {
             Self::apply(freezer_state, cgroup_root)?;

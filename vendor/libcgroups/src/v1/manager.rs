@@ -282,8 +282,9 @@ impl Manager {
     /// the container's first process can then move itself in (`add_task` with
     /// its own pid writes "0" to `tasks`): libcontainer's single-clone create.
     pub fn create_dirs(&self) -> Result<(), V1ManagerError> {
+        let _root = common::RootScope::open();
         for (subsystem, path) in &self.subsystems {
-            fs::create_dir_all(path).wrap_create_dir(path)?;
+            common::create_cgroup_dir_all(path).wrap_create_dir(path)?;
             // A new cpuset level starts with empty cpus and mems: copy them
             // down from the parents (as add_task does), or the resources
             // applied next are refused (EACCES: not a subset of the parent).
@@ -301,6 +302,7 @@ impl CgroupManager for Manager {
     type Error = V1ManagerError;
 
     fn get_all_pids(&self) -> Result<Vec<Pid>, Self::Error> {
+        let _root = common::RootScope::open();
         let devices = self.subsystems.get(&CtrlType::Devices);
         if let Some(p) = devices {
             Ok(common::get_all_pids(p)?)
@@ -310,6 +312,7 @@ impl CgroupManager for Manager {
     }
 
     fn add_task(&self, pid: Pid) -> Result<(), Self::Error> {
+        let _root = common::RootScope::open();
         // ward patch: a single-threaded process moving itself goes through
         // `tasks` without the kernel's threadgroup lock (controller::write_task).
         let pid = super::controller::as_self_move(pid);
@@ -358,6 +361,7 @@ impl CgroupManager for Manager {
     }
 
     fn apply(&self, controller_opt: &ControllerOpt) -> Result<(), Self::Error> {
+        let _root = common::RootScope::open();
         for (ctrl_type, cgroup_path) in self.get_required_controllers(controller_opt)? {
             match ctrl_type {
                 CtrlType::Cpu => Cpu::apply(controller_opt, cgroup_path)?,
@@ -381,6 +385,7 @@ impl CgroupManager for Manager {
     }
 
     fn remove(&self) -> Result<(), Self::Error> {
+        let _root = common::RootScope::open();
         for cgroup_path in self.subsystems.values() {
             // ward patch: rmdir first. The kernel refuses it (EBUSY) while
             // the cgroup holds a process or a sub-cgroup, so success means
@@ -388,7 +393,7 @@ impl CgroupManager for Manager {
             // exited container is then one syscall per hierarchy instead of
             // ten (read cgroup.procs, list the directory, rmdir). A missing
             // directory is done too. Anything else takes the full path below.
-            match fs::remove_dir(cgroup_path) {
+            match common::remove_cgroup_dir(cgroup_path) {
                 Ok(()) => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(_) => {}
@@ -434,6 +439,7 @@ impl CgroupManager for Manager {
     }
 
     fn freeze(&self, state: FreezerState) -> Result<(), Self::Error> {
+        let _root = common::RootScope::open();
         let controller_opt = ControllerOpt {
             resources: &Default::default(),
             freezer_state: Some(state),
