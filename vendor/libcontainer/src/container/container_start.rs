@@ -43,6 +43,9 @@ impl Container {
 
         let mut notify_socket = NotifySocket::new(self.root.join(NOTIFY_FILE));
         notify_socket.notify_container_start()?;
+        // ward patch: the socket has served its one purpose; its inode and
+        // dentry would otherwise stay for as long as the container runs.
+        let _ = std::fs::remove_file(self.root.join(NOTIFY_FILE));
         self.set_status(ContainerStatus::Running)
             .save()
             .map_err(|err| {
