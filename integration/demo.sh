@@ -16,9 +16,12 @@ ward="$here/target/release/ward"
 
 work=$(mktemp -d /tmp/ward-demo.XXXXXX)
 id="ward-demo-$$"
+# shellcheck source=rootfs-base.sh
+. "$here/integration/rootfs-base.sh"
 cleanup() {
   "$ward" --root "$work/state" delete --force "$id" >/dev/null 2>&1 || true
   rm -rf "$work"
+  release_rootfs_base
 }
 trap cleanup EXIT
 mkdir -p "$work/bundle/rootfs"/{bin,proc,sys,dev,tmp,etc,run}

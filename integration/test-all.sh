@@ -13,16 +13,8 @@ for p in strace procps gcc libc6-dev; do
 done
 cargo build --all-targets --quiet || { echo "build failed"; exit 1; }
 log=$(mktemp /tmp/ward-test-all.XXXXXX)
-# ward makes /run/ward-rootfs a private mount point (bound on itself) at its
-# first create and keeps it for later ones; when the tests leave no staged
-# rootfs in it, the test run takes it down again, on failure too.
-release_rootfs_base() {
-  local base=/run/ward-rootfs
-  while mountpoint -q "$base" && [ -z "$(ls -A "$base" 2>/dev/null)" ]; do
-    umount "$base" 2>/dev/null || return 0
-  done
-  rmdir "$base" 2>/dev/null || true
-}
+# shellcheck source=rootfs-base.sh
+. integration/rootfs-base.sh
 trap 'rm -f "$log"; release_rootfs_base' EXIT
 status=0
 # Each test uses its own state root and container IDs; two at a time keeps
