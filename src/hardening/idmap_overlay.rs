@@ -22,32 +22,34 @@ const FUSE_MAGIC: i64 = 0x65735546;
 pub enum RootfsKind {
     /// overlayfs: its layers can be id-mapped, the mount itself cannot.
     Overlay,
+    /// A filesystem known to take id-mapped mounts (FS_ALLOW_IDMAP):
+    /// ext2/3/4, xfs, btrfs, f2fs, and tmpfs from Linux 6.3.
+    KnownIdmappable,
+    /// Any other: may be id-mappable; only trying tells
+    /// (see `userns::idmapped_bind`).
     Idmappable,
     NotIdmappable,
 }
 
-pub fn rootfs_kind(path: &Path) -> RootfsKind {
-    match nix::sys::statfs::statfs(path).map(|s| s.filesystem_type().0) {
-        Ok(OVERLAYFS_MAGIC) => RootfsKind::Overlay,
-        Ok(NFS_MAGIC | FUSE_MAGIC) | Err(_) => RootfsKind::NotIdmappable,
-        Ok(_) => RootfsKind::Idmappable,
+impl RootfsKind {
+    /// Not known to refuse an id-mapped mount.
+    pub fn idmappable(self) -> bool {
+        matches!(self, RootfsKind::KnownIdmappable | RootfsKind::Idmappable)
     }
 }
 
-/// Whether the kernel id-maps mounts of the filesystem `path` is on, known
-/// from its type (FS_ALLOW_IDMAP): ext2/3/4, xfs, btrfs, f2fs, and tmpfs
-/// from Linux 6.3. Any other answers false (it may still be id-mappable;
-/// only trying tells, see `userns::idmapped_bind`).
-pub fn known_idmappable(path: &Path) -> bool {
+pub fn rootfs_kind(path: &Path) -> RootfsKind {
     const EXT4: i64 = 0xEF53;
     const XFS: i64 = 0x5846_5342;
     const BTRFS: i64 = 0x9123_683E;
     const F2FS: i64 = 0xF2F5_2010;
     const TMPFS: i64 = 0x0102_1994;
     match nix::sys::statfs::statfs(path).map(|s| s.filesystem_type().0) {
-        Ok(EXT4 | XFS | BTRFS | F2FS) => true,
-        Ok(TMPFS) => kernel_at_least(6, 3),
-        _ => false,
+        Ok(OVERLAYFS_MAGIC) => RootfsKind::Overlay,
+        Ok(NFS_MAGIC | FUSE_MAGIC) | Err(_) => RootfsKind::NotIdmappable,
+        Ok(EXT4 | XFS | BTRFS | F2FS) => RootfsKind::KnownIdmappable,
+        Ok(TMPFS) if kernel_at_least(6, 3) => RootfsKind::KnownIdmappable,
+        Ok(_) => RootfsKind::Idmappable,
     }
 }
 

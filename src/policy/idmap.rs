@@ -49,7 +49,7 @@ pub fn expects_userns(plan: RootfsPlan, kind: RootfsKind) -> bool {
     match plan {
         RootfsPlan::OverlayLayers => true,
         RootfsPlan::OverlayWritable => false,
-        RootfsPlan::Bind => kind == RootfsKind::Idmappable,
+        RootfsPlan::Bind => kind.idmappable(),
     }
 }
 
@@ -70,9 +70,8 @@ pub fn rootfs_mapped_by_init(
     spec: &oci_spec::runtime::Spec,
 ) -> bool {
     plan == RootfsPlan::Bind
-        && kind == RootfsKind::Idmappable
+        && kind == RootfsKind::KnownIdmappable
         && crate::policy::hostns::has_new_mount_ns(spec)
-        && idmap_overlay::known_idmappable(rootfs)
         && !crate::hardening::userns::has_submounts(rootfs)
 }
 
