@@ -635,9 +635,14 @@ fn another_roots_same_id_cannot_kill_a_container() {
     let pid = a.pid(&id);
     // a's id range: its slot in the host-wide pool, claimed under a's
     // state root, not the bare ID.
-    let staged = std::fs::read_link(a.root.join("@ward").join(&id).join("rootfs-idmapped"))
-        .expect("a's id-mapped rootfs link");
-    let slot = Path::new("/run/ward-ranges").join(staged.file_name().unwrap());
+    let config: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(a.root.join("@ward").join(&id).join("config.json")).unwrap(),
+    )
+    .unwrap();
+    let n = config["wardPolicy"]["userns"]["ward"]["range"]["slot"]
+        .as_u64()
+        .expect("a's id range");
+    let slot = Path::new("/run/ward-ranges").join(n.to_string());
     let owner = std::fs::read_link(&slot).expect("a's slot is claimed");
     let out = b.ward(&["create", "--bundle", b.bundle.to_str().unwrap(), &id]);
     assert_fails(&out, "container's cgroup is not empty");

@@ -276,10 +276,12 @@ fn idmapped_rootfs_mounts_stay_private_under_a_shared_root() {
         "WARD_TEST_PAUSE_AT=create:prepared {w} --root {r} create --bundle {b} {id} & p=$!; \
          n=0; until [ \"$(cut -d' ' -f3 /proc/$p/stat)\" = T ]; do \
            n=$((n+1)); [ $n -lt 400 ] || {{ kill -KILL $p; exit 1; }}; sleep 0.05; done; \
-         echo staged=$(readlink {r}/@ward/{id}/rootfs-idmapped); \
+         s=$(readlink {r}/@ward/{id}/rootfs-idmapped); echo staged=$s; \
          findmnt -rn -o TARGET,PROPAGATION; \
          kill -CONT $p; wait $p || exit 1; \
          echo after-create; findmnt -rn -o TARGET,PROPAGATION; \
+         [ -e \"$s\" ] || echo staging-dir-gone; \
+         [ -e {r}/@ward/{id}/rootfs-idmapped ] || echo staging-link-gone; \
          pid=$({w} --root {r} state {id} | sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p'); \
          echo container-root: $(awk '$5 == \"/\"' /proc/$pid/mountinfo); \
          {w} --root {r} delete --force {id}",
@@ -342,6 +344,12 @@ fn idmapped_rootfs_mounts_stay_private_under_a_shared_root() {
             .iter()
             .any(|l| l.starts_with(&format!("{staged}/"))),
         "staged mounts left in the host's table after create: {table}"
+    );
+    // Nor their mount points: a running container keeps no inode there
+    // (delete finds its id range in the policy).
+    assert!(
+        after.contains("staging-dir-gone\nstaging-link-gone\n"),
+        "{table}"
     );
     env.assert_gone(&id);
 }

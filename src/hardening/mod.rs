@@ -23,6 +23,10 @@ pub fn cleanup(ward_dir: &std::path::Path, id: &str) {
             // pool (one readlink per running container, on every delete).
             released = userns::release_slot_of(slot, &owner);
         }
+    } else if let Some(slot) = crate::policy::recorded_slot(&ward_dir.join("config.json")) {
+        // Staging released at the end of create (release_staging): the
+        // slot is in the policy.
+        released = userns::release_slot_of(slot, &owner);
     }
     // No link (a create that died before making it) or a slot not ours:
     // look through the pool.
@@ -144,6 +148,45 @@ fn set_private(dir: &std::path::Path) -> nix::Result<()> {
         MsFlags::MS_PRIVATE,
         None::<&str>,
     )
+}
+
+/// At the end of a create whose container has its own mount namespace:
+/// detaches the host's copies of the staged mounts and removes their mount
+/// points (the init pivoted away from them; nothing in any namespace is
+/// mounted there now), then the dir, and with it the link to it when the
+/// dir was a pool slot's (delete finds the slot in the policy). Each running
+/// container then keeps no inode here. Overlay layers (`upper`, `work`,
+/// `l<N>`, `snap`) stay until delete: the container's overlay uses them.
+pub fn release_staging(
+    dir: &std::path::Path,
+    ward_dir: &std::path::Path,
+    range: Option<&userns::IdRange>,
+) {
+    for e in detach_staging(dir) {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let mount_point = name == "root"
+            || name == "dev"
+            || (name.len() > 1
+                && name.starts_with('b')
+                && name[1..].bytes().all(|c| c.is_ascii_digit()));
+        if !mount_point {
+            continue;
+        }
+        // A staged bind's mount point is an empty dir or an empty file.
+        let p = e.path();
+        if std::fs::remove_dir(&p).is_err() {
+            if let Ok(m) = std::fs::symlink_metadata(&p) {
+                if m.is_file() && m.len() == 0 {
+                    let _ = std::fs::remove_file(&p);
+                }
+            }
+        }
+    }
+    let pool_slot = range.is_some_and(|r| r.join.is_none());
+    if std::fs::remove_dir(dir).is_ok() && pool_slot {
+        let _ = std::fs::remove_file(ward_dir.join(userns::ROOTFS_MOUNT));
+    }
 }
 
 /// Undoes what create staged in a slot's dir: the id-mapped root (`root`),

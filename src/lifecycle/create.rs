@@ -281,21 +281,20 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         )?;
         let container = builder
             .as_init(&wdir)
+            .with_recorded_bundle(Some(b.dir.clone()))
             .with_systemd(opts.systemd_cgroup)
             .with_detach(opts.detach)
             .with_no_pivot(opts.no_pivot)
             .with_idmapped_rootfs_from(rootfs_from)
             .build()
             .map_err(lc_err(format!("creating container {}", opts.id)))?;
-        // libcontainer records the effective bundle (ward's dir) as the bundle,
-        // and `exec` reads the hardened spec from there; `state` reports the
-        // user's bundle from the `bundle` link. The returned container keeps
-        // libcontainer's view: `run` starts (and so saves) it as it is.
-        // The init pivoted into its own copies of the staged mounts; the
-        // host's are no longer needed (a container in the host's or a
-        // joined mount namespace still uses them).
+        // libcontainer read the effective spec from ward's dir (as `exec`
+        // does) and records the user's bundle. The init pivoted into its own
+        // copies of the staged mounts; the host's are no longer needed (a
+        // container in the host's or a joined mount namespace still uses
+        // them), nor are their mount points.
         if let (Some(dir), true) = (&staging, own_mount_ns) {
-            let _ = crate::hardening::detach_staging(dir);
+            crate::hardening::release_staging(dir, &wdir, range.as_ref());
         }
         crate::testpoint::reached("create:built");
         crate::profile::mark("libcontainer create done");
@@ -385,17 +384,15 @@ fn prepare_ward_dir(
         }
         spec.set_mounts(Some(mounts));
     }
-    // The rootfs is recorded only where it is not the bundle's `rootfs`
-    // (see info::recorded_rootfs): a file fewer per container in the common case.
-    std::os::unix::fs::symlink(&b.dir, wdir.join("bundle"))
-        .and_then(|()| match b.rootfs == b.dir.join("rootfs") {
-            true => Ok(()),
-            false => std::os::unix::fs::symlink(&b.rootfs, wdir.join("rootfs")),
-        })
-        .map_err(io_err(format!(
-            "recording rootfs and bundle in {}",
+    // The bundle is in libcontainer's state; the rootfs is recorded only
+    // where it is not the bundle's `rootfs` (see info::recorded_rootfs):
+    // no file per container in the common case.
+    if b.rootfs != b.dir.join("rootfs") {
+        std::os::unix::fs::symlink(&b.rootfs, wdir.join("rootfs")).map_err(io_err(format!(
+            "recording the rootfs in {}",
             wdir.display()
         )))?;
+    }
     write_atomic(&wdir.join("config.json"), &policy.effective_config(&spec)?)
 }
 

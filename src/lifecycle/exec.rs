@@ -122,6 +122,8 @@ pub fn exec(root: &StateRoot, opts: &ExecOpts) -> Result<Pid> {
         opts.preserve_fds,
     )?
     .as_tenant()
+    // The hardened spec is ward's; the state records the user's bundle.
+    .with_spec_dir(Some(root.ward_dir(&opts.id)))
     .with_detach(opts.detach)
     .with_terminal(opts.tty)
     .with_cwd(opts.cwd.as_ref())

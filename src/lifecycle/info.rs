@@ -29,13 +29,22 @@ pub struct StateDoc {
     pub annotations: Option<HashMap<String, String>>,
 }
 
-/// The user's rootfs of the container whose ward dir is `wdir`: create
-/// leaves symlinks (a readlink or two, no spec parsing), `rootfs` only where
-/// it is not the bundle's `rootfs` directory.
-pub fn recorded_rootfs(wdir: &std::path::Path) -> Option<PathBuf> {
-    std::fs::read_link(wdir.join("rootfs"))
-        .or_else(|_| std::fs::read_link(wdir.join("bundle")).map(|b| b.join("rootfs")))
-        .ok()
+/// The user's rootfs of the container whose ward dir is `wdir` and whose
+/// bundle is `bundle`: a `rootfs` link only where it is not the bundle's
+/// `rootfs` directory (no spec parsing).
+pub fn recorded_rootfs(wdir: &std::path::Path, bundle: &std::path::Path) -> PathBuf {
+    std::fs::read_link(wdir.join("rootfs")).unwrap_or_else(|_| bundle.join("rootfs"))
+}
+
+/// The user's bundle: libcontainer's state records it; containers created
+/// by earlier wards recorded ward's dir there and left a `bundle` link.
+pub fn recorded_bundle(wdir: &std::path::Path, c: &Container) -> PathBuf {
+    if c.bundle().starts_with(wdir) {
+        if let Ok(b) = std::fs::read_link(wdir.join("bundle")) {
+            return b;
+        }
+    }
+    c.bundle().clone()
 }
 
 pub fn state_doc(root: &StateRoot, c: &Container) -> StateDoc {
@@ -45,13 +54,14 @@ pub fn state_doc(root: &StateRoot, c: &Container) -> StateDoc {
         _ => c.pid().map(|p| p.as_raw()).unwrap_or(0),
     };
     let wdir = root.ward_dir(c.id());
+    let bundle = recorded_bundle(&wdir, c);
     StateDoc {
         oci_version: c.state.oci_version.clone(),
         id: c.id().to_string(),
         pid,
         status: status_name(status).to_string(),
-        bundle: std::fs::read_link(wdir.join("bundle")).unwrap_or_else(|_| c.bundle().clone()),
-        rootfs: recorded_rootfs(&wdir).unwrap_or_default(),
+        rootfs: recorded_rootfs(&wdir, &bundle),
+        bundle,
         created: c
             .created()
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))

@@ -369,6 +369,40 @@ impl Policy {
     }
 }
 
+/// The id-range pool slot held by the container whose effective config is
+/// `config` (ward's own user namespace, not a joined one), read without
+/// building the whole policy: delete needs nothing else of it.
+pub fn recorded_slot(config: &Path) -> Option<u32> {
+    #[derive(Deserialize)]
+    struct Holder {
+        #[serde(rename = "wardPolicy")]
+        policy: Option<Held>,
+    }
+    #[derive(Deserialize)]
+    struct Held {
+        userns: Userns,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Userns {
+        Ward { range: Range },
+        Spec,
+        Host,
+    }
+    #[derive(Deserialize)]
+    struct Range {
+        slot: u32,
+        #[serde(default)]
+        join: Option<serde::de::IgnoredAny>,
+    }
+    let data = std::fs::read(config).ok()?;
+    let held: Holder = serde_json::from_slice(&data).ok()?;
+    match held.policy?.userns {
+        Userns::Ward { range } if range.join.is_none() => Some(range.slot),
+        _ => None,
+    }
+}
+
 /// Is Landlock available at all? For reports.
 pub fn landlock_abi() -> Option<u8> {
     landlock::abi()

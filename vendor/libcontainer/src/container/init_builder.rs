@@ -25,6 +25,7 @@ pub struct InitContainerBuilder {
     no_pivot: bool,
     as_sibling: bool,
     idmapped_rootfs_from: Option<PathBuf>,
+    recorded_bundle: Option<PathBuf>,
 }
 
 impl InitContainerBuilder {
@@ -39,6 +40,7 @@ impl InitContainerBuilder {
             no_pivot: false,
             as_sibling: false,
             idmapped_rootfs_from: None,
+            recorded_bundle: None,
         }
     }
 
@@ -71,6 +73,15 @@ impl InitContainerBuilder {
     /// directory) in place of libcontainer's bind of the root onto itself.
     pub fn with_idmapped_rootfs_from(mut self, source: Option<PathBuf>) -> Self {
         self.idmapped_rootfs_from = source;
+        self
+    }
+
+    /// ward patch: the spec is read from the bundle given to `as_init` (ward's
+    /// effective config), the state records this one, the user's: `state`
+    /// and the hooks' state name it, as the runtime spec asks, without ward
+    /// keeping a link to it.
+    pub fn with_recorded_bundle(mut self, bundle: Option<PathBuf>) -> Self {
+        self.recorded_bundle = bundle;
         self
     }
 
@@ -252,7 +263,7 @@ impl InitContainerBuilder {
             &self.base.container_id,
             ContainerStatus::Creating,
             None,
-            &self.bundle,
+            self.recorded_bundle.as_deref().unwrap_or(&self.bundle),
             container_dir,
         )?;
         Ok(container)

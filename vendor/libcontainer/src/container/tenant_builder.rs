@@ -59,6 +59,7 @@ pub struct TenantContainerBuilder {
     process_label: Option<String>,
     apparmor: Option<String>,
     terminal: bool,
+    spec_dir: Option<PathBuf>,
 }
 
 /// This is a helper function to get capabilities for tenant container, based on
@@ -160,6 +161,7 @@ impl TenantContainerBuilder {
             process_label: None,
             apparmor: None,
             terminal: false,
+            spec_dir: None,
         }
     }
 
@@ -252,6 +254,13 @@ impl TenantContainerBuilder {
         self
     }
 
+    /// ward patch: the directory holding the container's config.json, when
+    /// it is not the bundle its state records (ward's effective config).
+    pub fn with_spec_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.spec_dir = dir;
+        self
+    }
+
     pub fn with_apparmor(mut self, apparmor: Option<String>) -> Self {
         self.apparmor = apparmor;
         self
@@ -270,8 +279,16 @@ impl TenantContainerBuilder {
 
         let notify_path = Self::setup_notify_listener(&container_dir)?;
         // convert path of root file system of the container to absolute path
-        let rootfs = fs::canonicalize(spec.root().as_ref().ok_or(MissingSpecError::Root)?.path())
-            .map_err(LibcontainerError::OtherIO)?;
+        // ward patch: the path as recorded where it no longer exists (the
+        // init's staging dir for an id-mapped rootfs goes once it pivoted):
+        // a tenant joins the mount namespace and never uses it.
+        let root_path = spec.root().as_ref().ok_or(MissingSpecError::Root)?.path();
+        let rootfs = match fs::canonicalize(root_path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && root_path.is_absolute() => {
+                root_path.to_path_buf()
+            }
+            r => r.map_err(LibcontainerError::OtherIO)?,
+        };
 
         // if socket file path is given in commandline options,
         // get file descriptors of console socket
@@ -356,7 +373,8 @@ impl TenantContainerBuilder {
     }
 
     fn load_init_spec(&self, container: &Container) -> Result<Spec, LibcontainerError> {
-        let spec_path = container.bundle().join("config.json");
+        let dir = self.spec_dir.as_deref().unwrap_or(container.bundle());
+        let spec_path = dir.join("config.json");
 
         let mut spec = Spec::load(&spec_path).map_err(|err| {
             tracing::error!(path = ?spec_path, ?err, "failed to load spec");
@@ -365,7 +383,14 @@ impl TenantContainerBuilder {
 
         Self::validate_spec(&spec)?;
 
-        spec.canonicalize_rootfs(container.bundle())?;
+        // ward patch: see `build` (an absolute root that is gone stays as is).
+        let gone = spec
+            .root()
+            .as_ref()
+            .is_some_and(|r| r.path().is_absolute() && !r.path().exists());
+        if !gone {
+            spec.canonicalize_rootfs(dir)?;
+        }
         Ok(spec)
     }
 
