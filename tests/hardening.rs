@@ -219,6 +219,47 @@ fn readonly_rootfs_with_scratch_tmp() {
     assert!(out.contains("root=ok"), "{out}");
 }
 
+/// ward's /tmp and /run are two directories of one tmpfs (a superblock
+/// fewer per container): one device, each with its own mode, flags and
+/// contents; the marker option never shows as a mount option.
+#[test]
+fn scratch_mounts_share_one_tmpfs() {
+    let env = Env::new();
+    let out = run_sh(
+        &env,
+        "scratch",
+        "stat -c '%n %d %a' /tmp /run; echo t > /tmp/t; echo r > /run/r; ls /tmp /run; \
+         grep -E ' /(tmp|run) ' /proc/self/mountinfo",
+    );
+    let dev_mode = |path: &str| -> (String, String) {
+        let l = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{path} ")))
+            .unwrap_or_else(|| panic!("no stat of {path}: {out}"));
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f[1].to_string(), f[2].to_string())
+    };
+    let (tmp_dev, tmp_mode) = dev_mode("/tmp");
+    let (run_dev, run_mode) = dev_mode("/run");
+    // Before 6.15 the kernel cannot clone a detached mount: one tmpfs each.
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut v = release.split(['.', '-']).map(|x| x.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
+    if (major, minor) >= (6, 15) {
+        assert_eq!(tmp_dev, run_dev, "one tmpfs: {out}");
+    } else {
+        assert_ne!(tmp_dev, run_dev, "one tmpfs each before 6.15: {out}");
+    }
+    assert_eq!((tmp_mode.as_str(), run_mode.as_str()), ("1777", "755"), "{out}");
+    assert!(out.contains("/run:\nr\n\n/tmp:\nt\n"), "contents apart: {out}");
+    let mounts: Vec<&str> = out.lines().filter(|l| l.contains(" - tmpfs ")).collect();
+    assert_eq!(mounts.len(), 2, "{out}");
+    for m in mounts {
+        assert!(m.contains("nosuid") && m.contains("nodev"), "{m}");
+        assert!(!m.contains("x-ward"), "marker reached the kernel: {m}");
+    }
+}
+
 #[test]
 fn landlock_blocks_exec_from_writable_mounts() {
     let env = Env::new();

@@ -15,7 +15,9 @@ const EXTRA_MASKED: &[&str] = &[
     "/sys/kernel/security",
 ];
 
-/// Writable scratch space a read-only rootfs still needs.
+/// Writable scratch space a read-only rootfs still needs: directories of one
+/// 64 MiB tmpfs (libcontainer's mount.rs, `SCRATCH_OPTION`), a superblock
+/// per container fewer than one tmpfs each.
 const SCRATCH: &[(&str, &str)] = &[("/tmp", "mode=1777"), ("/run", "mode=755")];
 
 /// Unions the spec's masked/read-only lists with ward's; returns the final lists.
@@ -78,6 +80,7 @@ fn tmpfs(dest: &str, mode: &str) -> Result<Mount, oci_spec::OciSpecError> {
             "nodev".to_string(),
             mode.to_string(),
             "size=65536k".to_string(),
+            libcontainer::rootfs::SCRATCH_OPTION.to_string(),
         ])
         .build()
 }

@@ -9,6 +9,8 @@ pub mod device;
 pub use device::Device;
 
 pub(super) mod mount;
+/// ward patch: see mount.rs.
+pub use mount::SCRATCH_OPTION;
 pub use mount::Mount;
 
 pub(super) mod symlink;

@@ -163,6 +163,23 @@ pub struct MountOptions<'a> {
 pub struct Mount {
     syscall: Box<dyn Syscall>,
     mountinfo_provider: Box<dyn MountInfoProvider>,
+    /// ward patch: the detached tmpfs whose directories are the scratch
+    /// mounts (see `SCRATCH_OPTION`); `Unsupported` once the kernel refused
+    /// to clone from it (before 6.15), then each is a tmpfs of its own.
+    scratch: std::cell::RefCell<Scratch>,
+}
+
+/// ward patch: the mount option marking ward's scratch tmpfs mounts (/tmp,
+/// /run on a read-only rootfs). An `x-` option, as mount(8) names those for
+/// userspace: never handed to the kernel.
+pub const SCRATCH_OPTION: &str = "x-ward.scratch";
+
+#[derive(Default)]
+enum Scratch {
+    #[default]
+    None,
+    Mounted(OwnedFd),
+    Unsupported,
 }
 
 impl Default for Mount {
@@ -198,6 +215,7 @@ impl Mount {
         Mount {
             syscall: create_syscall(),
             mountinfo_provider: Box::new(ProcMountInfoProvider::new()),
+            scratch: Default::default(),
         }
     }
 
@@ -805,6 +823,11 @@ impl Mount {
         // ward: runc's tmpcopyup is no kernel option; it is done below.
         let tmpcopyup = typ == Some("tmpfs") && data_options.iter().any(|o| o == "tmpcopyup");
         data_options.retain(|o| o != "tmpcopyup");
+        // ward patch: a scratch mount is a directory of one tmpfs shared by
+        // all of them: a superblock (and its inode, lists, shrinker) fewer
+        // per container.
+        let scratch = typ == Some("tmpfs") && data_options.iter().any(|o| o == SCRATCH_OPTION);
+        data_options.retain(|o| o != SCRATCH_OPTION);
 
         if let Some(l) = label {
             if typ != Some("proc") && typ != Some("sysfs") {
@@ -1046,16 +1069,16 @@ impl Mount {
                 )?;
             }
         } else {
-            let mount_fn = || -> std::result::Result<(), SyscallError> {
+            let src_str = src
+                .as_os_str()
+                .to_str()
+                .ok_or(SyscallError::Nix(Errno::EINVAL))?;
+            let new_fs = || -> std::result::Result<OwnedFd, SyscallError> {
                 // fsopen
                 let fsfd_owned = self.syscall.fsopen(typ, 0)?;
                 let fsfd = fsfd_owned.as_fd();
 
                 // fsconfig
-                let src_str = src
-                    .as_os_str()
-                    .to_str()
-                    .ok_or(SyscallError::Nix(Errno::EINVAL))?;
                 self.syscall.fsconfig(
                     fsfd,
                     linux::FSCONFIG_SET_STRING as u32,
@@ -1088,7 +1111,16 @@ impl Mount {
                     .fsconfig(fsfd, linux::FSCONFIG_CMD_CREATE as u32, None, None, 0)?;
 
                 // fsmount
-                let mount_fd_owned = self.syscall.fsmount(fsfd, 0, None)?;
+                self.syscall.fsmount(fsfd, 0, None)
+            };
+            let mount_fn = || -> std::result::Result<(), SyscallError> {
+                let mount_fd_owned = match scratch {
+                    true => match self.scratch_dir(&new_fs, container_dest, &data_options)? {
+                        Some(fd) => fd,
+                        None => new_fs()?,
+                    },
+                    false => new_fs()?,
+                };
                 let mount_fd = mount_fd_owned.as_fd();
 
                 // mount_setattr
@@ -1159,6 +1191,61 @@ impl Mount {
         }
 
         Ok(())
+    }
+
+    /// ward patch: a detached clone of the directory for `dest` in the
+    /// shared scratch tmpfs (made by `new_fs`, with the first scratch
+    /// mount's options), the directory made with the mount's `mode=`. None
+    /// where the kernel cannot clone a detached mount (before 6.15): the
+    /// caller then makes a tmpfs of its own, as for any tmpfs.
+    fn scratch_dir(
+        &self,
+        new_fs: &dyn Fn() -> std::result::Result<OwnedFd, SyscallError>,
+        dest: &Path,
+        data: &[String],
+    ) -> std::result::Result<Option<OwnedFd>, SyscallError> {
+        use std::os::fd::AsRawFd;
+        let mut shared = self.scratch.borrow_mut();
+        if matches!(*shared, Scratch::None) {
+            *shared = Scratch::Mounted(new_fs()?);
+        }
+        let Scratch::Mounted(root) = &*shared else {
+            return Ok(None);
+        };
+        let name = dest.to_string_lossy().trim_matches('/').replace('/', "-");
+        let mode = data
+            .iter()
+            .find_map(|o| o.strip_prefix("mode="))
+            .and_then(|m| u32::from_str_radix(m, 8).ok())
+            .unwrap_or(0o755);
+        match nix::sys::stat::mkdirat(
+            Some(root.as_raw_fd()),
+            name.as_str(),
+            nix::sys::stat::Mode::from_bits_truncate(mode),
+        ) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(SyscallError::Nix(e)),
+        }
+        // (mkdir applied the umask, and drops the sticky bit of 1777)
+        nix::sys::stat::fchmodat(
+            Some(root.as_raw_fd()),
+            name.as_str(),
+            nix::sys::stat::Mode::from_bits_truncate(mode),
+            nix::sys::stat::FchmodatFlags::FollowSymlink,
+        )
+        .map_err(SyscallError::Nix)?;
+        let flags = (libc::OPEN_TREE_CLOEXEC | libc::OPEN_TREE_CLONE) as libc::c_uint;
+        match self
+            .syscall
+            .open_tree(root.as_raw_fd(), Some(name.as_str()), flags)
+        {
+            Ok(fd) => Ok(Some(fd)),
+            Err(SyscallError::Nix(Errno::EINVAL)) => {
+                *shared = Scratch::Unsupported;
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     // https://man7.org/linux/man-pages/man2/mount_setattr.2.html
