@@ -172,11 +172,10 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
         let mut staging = mapped
             .as_ref()
             .and_then(|(_, root, _)| root.parent().map(Path::to_path_buf));
-        let host_dev = match (&mapped, &staging) {
-            (Some((r, _, _)), Some(dir)) => {
-                crate::hardening::devfs::build(&mut built.spec, dir, r)?
-            }
-            _ => None,
+        // (Held until libcontainer's main process has handed it over.)
+        let host_dev = match &mapped {
+            Some((r, _, _)) => crate::hardening::devfs::build(&mut built.spec, r)?,
+            None => None,
         };
         if let Some(r) = &range {
             crate::hardening::userns_compat::adapt(&mut built.spec, &wdir, r)?;
@@ -199,7 +198,7 @@ pub fn create(root: &StateRoot, opts: &CreateOpts) -> Result<Container> {
                     )?;
                     built.policy.adaptations.extend(staged);
                 }
-                if let Some(dev) = host_dev {
+                if let Some(dev) = &host_dev {
                     dev.apply(&mut built.spec);
                 }
                 root.clone()

@@ -41,18 +41,30 @@ use crate::syscall::syscall::create_syscall;
 const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
 /// The option ward sets on a bind whose source tree the main process opens
-/// (`=dir` or `=file`: what the init cannot stat through the source itself).
+/// (`=dir` or `=file`: what the init cannot stat through the source itself;
+/// `=detached`: a detached mount ward made in this process, its source
+/// `/proc/self/fd/<fd>`, handed over as it is, see `serve`).
 pub const HOST_TREE: &str = "x-ward-host-tree";
 
 /// Whether ward marked bind `m` as opened by the main process: `Some(is_dir)`.
 pub(crate) fn host_tree(m: &SpecMount) -> Option<bool> {
     m.options().iter().flatten().find_map(|o| {
         match o.strip_prefix(HOST_TREE)? {
-            "=dir" => Some(true),
+            "=dir" | "=detached" => Some(true),
             "=file" => Some(false),
             _ => None,
         }
     })
+}
+
+/// The fd of a detached mount ward made in this (the main) process, named
+/// by a `HOST_TREE=detached` bind's source.
+fn own_detached_fd(source: &Path) -> Option<RawFd> {
+    source
+        .to_str()?
+        .strip_prefix("/proc/self/fd/")?
+        .parse()
+        .ok()
 }
 
 /// The request for bind `m` if the spec asks to id-map it (its own
@@ -218,6 +230,14 @@ pub(crate) fn serve(
             )));
         }
         if req.idmap.is_none() {
+            // A detached mount ward made here (the host-built /dev): the
+            // mount itself, not a clone (cloning a detached mount needs
+            // 6.15); the init attaches it, so it never is in the host's
+            // mount table nor a copy in the container's.
+            if let Some(fd) = own_detached_fd(&req.source) {
+                sender.send_mount_fd_reply(fd)?;
+                continue;
+            }
             // A host-side tree: cloned here, as host root in the host's
             // namespaces, where the source's filesystem lets us look.
             match clone_tree(&req) {
