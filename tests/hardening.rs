@@ -243,15 +243,24 @@ fn scratch_mounts_share_one_tmpfs() {
     let (run_dev, run_mode) = dev_mode("/run");
     // Before 6.15 the kernel cannot clone a detached mount: one tmpfs each.
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-    let mut v = release.split(['.', '-']).map(|x| x.parse::<u32>().unwrap_or(0));
+    let mut v = release
+        .split(['.', '-'])
+        .map(|x| x.parse::<u32>().unwrap_or(0));
     let (major, minor) = (v.next().unwrap_or(0), v.next().unwrap_or(0));
     if (major, minor) >= (6, 15) {
         assert_eq!(tmp_dev, run_dev, "one tmpfs: {out}");
     } else {
         assert_ne!(tmp_dev, run_dev, "one tmpfs each before 6.15: {out}");
     }
-    assert_eq!((tmp_mode.as_str(), run_mode.as_str()), ("1777", "755"), "{out}");
-    assert!(out.contains("/run:\nr\n\n/tmp:\nt\n"), "contents apart: {out}");
+    assert_eq!(
+        (tmp_mode.as_str(), run_mode.as_str()),
+        ("1777", "755"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/run:\nr\n\n/tmp:\nt\n"),
+        "contents apart: {out}"
+    );
     let mounts: Vec<&str> = out.lines().filter(|l| l.contains(" - tmpfs ")).collect();
     assert_eq!(mounts.len(), 2, "{out}");
     for m in mounts {

@@ -1094,6 +1094,9 @@ fn submounts(dir: &Path) -> Vec<(PathBuf, String)> {
     let Ok(info) = crate::fsutil::read_mountinfo() else {
         return Vec::new();
     };
+    // The v1 cgroup mount points, which create looks up next: from this
+    // read, not another one.
+    libcgroups::v1::util::seed_cgroup_mounts(&info);
     let mut out: Vec<(PathBuf, String)> = Vec::new();
     for line in info.lines() {
         let mp = line.split(' ').nth(4).map(super::idmap_overlay::unescape);

@@ -4,8 +4,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::unistd::Pid;
-use pathrs::flags::OpenFlags;
-use pathrs::procfs::{ProcfsBase, ProcfsHandle};
 use procfs::{FromRead, ProcError, ProcessCGroups};
 
 use super::blkio::{Blkio, V1BlkioStatsError};
@@ -204,11 +202,15 @@ impl Manager {
     }
 
     fn own_cgroups() -> Result<ProcessCGroups, V1ManagerError> {
-        Ok(ProcessCGroups::from_read(ProcfsHandle::new()?.open(
-            ProcfsBase::ProcSelf,
-            "cgroup",
-            OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
-        )?)?)
+        // ward patch: by path, not through a pathrs procfs handle (see
+        // util::cgroup_mounts: a new proc superblock per process, and an
+        // expedited RCU grace period at its exit).
+        let path = "/proc/self/cgroup";
+        let file = std::fs::File::open(path).map_err(|err| WrappedIoError::Open {
+            err,
+            path: path.into(),
+        })?;
+        Ok(ProcessCGroups::from_read(file)?)
     }
 
     fn get_subsystem_path(

@@ -1,9 +1,6 @@
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
-use pathrs::flags::OpenFlags;
-use pathrs::procfs::{ProcfsBase, ProcfsHandle};
 use procfs::ProcError;
 use procfs::process::MountInfo;
 
@@ -30,24 +27,45 @@ pub enum V1MountPointError {
 /// change mounts, and cgroup hierarchies are not mounted during a create.
 /// Borrowed, not cloned: each MountInfo holds maps and strings, and copying
 /// the list per lookup was most of this function's cost.
+static CGROUP_MOUNTS: std::sync::OnceLock<Vec<MountInfo>> = std::sync::OnceLock::new();
+
 fn cgroup_mounts() -> Result<&'static [MountInfo], V1MountPointError> {
-    static CACHE: std::sync::OnceLock<Vec<MountInfo>> = std::sync::OnceLock::new();
-    if let Some(m) = CACHE.get() {
+    if let Some(m) = CGROUP_MOUNTS.get() {
         return Ok(m);
     }
-    let reader = BufReader::new(ProcfsHandle::new()?.open(
-        ProcfsBase::ProcSelf,
-        "mountinfo",
-        OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
-    )?);
+    // ward patch: opened by path, as runc reads it, not through a pathrs
+    // procfs handle: that handle is a private procfs made for the process
+    // (fsopen: a new proc superblock), and the detached mount holding it is
+    // torn down at exit, which waits for an expedited RCU grace period.
+    // Every ward command that found a v1 mount point paid both; parallel
+    // runs queued on the grace periods. Read whole (a line-buffered reader
+    // made the kernel walk the table again for each 8 KiB).
+    let mut text = String::with_capacity(64 << 10);
+    std::io::Read::read_to_string(&mut std::fs::File::open("/proc/self/mountinfo")?, &mut text)?;
+    let mounts = parse_cgroup_mounts(&text)?;
+    Ok(CGROUP_MOUNTS.get_or_init(|| mounts))
+}
+
+fn parse_cgroup_mounts(mountinfo: &str) -> Result<Vec<MountInfo>, V1MountPointError> {
     let mut mounts = Vec::new();
-    for line in reader.lines() {
-        let m = MountInfo::from_line(&line?).map_err(V1MountPointError::MountInfo)?;
+    for line in mountinfo.lines().filter(|l| l.contains(" - cgroup ")) {
+        let m = MountInfo::from_line(line).map_err(V1MountPointError::MountInfo)?;
         if m.fs_type == "cgroup" {
             mounts.push(m);
         }
     }
-    Ok(CACHE.get_or_init(|| mounts))
+    Ok(mounts)
+}
+
+/// ward patch: the v1 mounts from a copy of this process's mountinfo the
+/// caller has just read (one read per create, not two). Ignored once the
+/// list is known, or if `mountinfo` does not parse.
+pub fn seed_cgroup_mounts(mountinfo: &str) {
+    if CGROUP_MOUNTS.get().is_none() {
+        if let Ok(mounts) = parse_cgroup_mounts(mountinfo) {
+            let _ = CGROUP_MOUNTS.set(mounts);
+        }
+    }
 }
 
 /// List all cgroup v1 subsystem mount points on the system. This can include unsupported

@@ -19,7 +19,6 @@ use nix::sys::statfs::{PROC_SUPER_MAGIC, statfs};
 use oci_spec::runtime::{Mount as SpecMount, MountBuilder as SpecMountBuilder};
 use pathrs::Root;
 use pathrs::flags::OpenFlags;
-use pathrs::procfs::{ProcfsBase, ProcfsHandle};
 #[cfg(feature = "v1")]
 use procfs::process::Process;
 use procfs::process::{MountInfo, MountOptFields};
@@ -135,11 +134,11 @@ impl ProcMountInfoProvider {
 
 impl MountInfoProvider for ProcMountInfoProvider {
     fn mountinfo(&self) -> Result<Vec<MountInfo>> {
-        let reader = BufReader::new(ProcfsHandle::new()?.open(
-            ProcfsBase::ProcSelf,
-            "mountinfo",
-            OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
-        )?);
+        // ward patch: by path, not through a pathrs procfs handle, which is
+        // a private procfs made for this process (a new proc superblock)
+        // whose detached mount is torn down when the process execs or exits,
+        // waiting for an expedited RCU grace period.
+        let reader = BufReader::new(std::fs::File::open("/proc/self/mountinfo")?);
 
         let mount_infos: Vec<MountInfo> = reader
             .lines()
@@ -381,11 +380,8 @@ impl Mount {
         let ppid = if ppid == 0 { std::process::id() } else { ppid };
         let root_cgroups = Process::new(ppid as i32)?.cgroups()?.0;
         let process_cgroups: HashMap<String, String> =
-            ProcessCGroups::from_read(ProcfsHandle::new()?.open(
-                ProcfsBase::ProcSelf,
-                "cgroup",
-                OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
-            )?)?
+            // ward patch: by path (see ProcMountInfoProvider).
+            ProcessCGroups::from_read(std::fs::File::open("/proc/self/cgroup")?)?
             .into_iter()
             .map(|c| {
                 let hierarchy = c.hierarchy;
@@ -746,11 +742,8 @@ impl Mount {
                 MountError::Other(err.into())
             })?;
 
-            let process_cgroup = ProcessCGroups::from_read(ProcfsHandle::new()?.open(
-                ProcfsBase::ProcSelf,
-                "cgroup",
-                OpenFlags::O_RDONLY | OpenFlags::O_CLOEXEC,
-            )?)?
+            // ward patch: by path (see ProcMountInfoProvider).
+            let process_cgroup = ProcessCGroups::from_read(std::fs::File::open("/proc/self/cgroup")?)?
             .into_iter()
             .find(|c| c.hierarchy == 0)
             .map(|c| PathBuf::from(c.pathname))

@@ -62,7 +62,14 @@ impl RootFS {
 
         let mounter = Mount::new();
 
-        mounter.make_parent_mount_private(rootfs)?;
+        // ward patch: after a recursive slave or private propagation of `/`
+        // (every spec but a shared one) no mount here is shared: the parent
+        // of the rootfs is not either, and finding it read and parsed the
+        // whole mount table (copied from the host's), under the kernel's
+        // namespace lock that parallel creates' mounts take.
+        if flags.contains(MsFlags::MS_SHARED) {
+            mounter.make_parent_mount_private(rootfs)?;
+        }
 
         tracing::debug!("mount root fs {:?}", rootfs);
         // ward patch: an id-mapped rootfs made by the main process takes the
