@@ -151,7 +151,7 @@ class Bench:
                             par_n=4, par_reps=2, idle_n=5, idle_reps=1)
         else:
             self.cfg = dict(iters=it or 30, rss_iters=it or 10, seq_n=100, seq_reps=5,
-                            par_n=20, par_reps=10, idle_n=100, idle_reps=3)
+                            par_n=20, par_reps=10, idle_n=100, idle_reps=6)
         if args.idle_n:
             self.cfg["idle_n"] = args.idle_n
 
@@ -669,7 +669,9 @@ class Bench:
         self.notes.append(
             "idle: 'host memory charged' sums the memory cgroup charges of a fresh cgroup the "
             "runtime commands ran in and of the containers' cgroups (namespaces, mounts, "
-            "processes, page tables, state files on the tmpfs --root); kernel memory allocated "
+            "processes, page tables, state files on the tmpfs --root), page by page: kernel "
+            "memory + anonymous + file pages, not the usage counter, which also holds pages "
+            "each CPU charged ahead (+-10 KiB per container between runs); kernel memory allocated "
             "without accounting (superblocks, sysctl tables) is only in the meminfo deltas, "
             "which move with anything else the host does")
 
@@ -898,9 +900,30 @@ def is_descendant(pid, ancestor=None):
     return False
 
 
-def cgroup_memory(pids):
+def charged_bytes(cgdir, v2):
+    """What a memory cgroup (with its children) is charged, page by page:
+    kernel memory plus anonymous and file pages. Not memory.usage_in_bytes
+    or memory.current: those also count the pages each CPU holds charged
+    ahead for the cgroups that recently allocated there, which moved the
+    per-container figure by +-10 KiB between runs of one binary at N=100
+    (this sum: +-2 KiB).
+    None if unreadable."""
+    try:
+        with open(os.path.join(cgdir, "memory.stat")) as f:
+            st = dict(l.split() for l in f if l.strip())
+        if v2:
+            return int(st["anon"]) + int(st["file"]) + int(st["kernel"]) + int(st.get("sock", 0))
+        with open(os.path.join(cgdir, "memory.kmem.usage_in_bytes")) as f:
+            kmem = int(f.read())
+        return kmem + int(st["total_rss"]) + int(st["total_cache"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def cgroup_memory(pids, exact=False):
     """Sum of memory usage (bytes) of the memory cgroups of the given pids
-    (cgroup v1 memory.usage_in_bytes, or v2 memory.current); None if unknown."""
+    (cgroup v1 memory.usage_in_bytes, or v2 memory.current; with exact, what
+    charged_bytes counts); None if unknown."""
     total, seen = 0, set()
     for pid in pids:
         if not pid:
@@ -920,6 +943,12 @@ def cgroup_memory(pids):
         if path is None or path in seen:
             continue
         seen.add(path)
+        if exact:
+            b = charged_bytes(os.path.dirname(path), path.endswith("memory.current"))
+            if b is None:
+                return None
+            total += b
+            continue
         try:
             with open(path) as f:
                 total += int(f.read())
@@ -1068,14 +1097,12 @@ class ChargeCgroup:
         cgroups of the containers that are not below it."""
         if not self.path:
             return None
-        try:
-            with open(os.path.join(self.path, "memory.usage_in_bytes")) as f:
-                total = int(f.read())
-        except (OSError, ValueError):
+        total = charged_bytes(self.path, False)
+        if total is None:
             return None
         rel = self.path[len(self.BASE):]
         outside = [p for p in pids if p and not memcg_of(p).startswith(rel + "/")]
-        rest = cgroup_memory(outside)
+        rest = cgroup_memory(outside, exact=True)
         return None if rest is None else total + rest
 
     def remove(self):
